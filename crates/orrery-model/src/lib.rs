@@ -1,0 +1,22 @@
+//! Orrery's shared vocabulary: labels, matchers, samples, write requests, and the
+//! append and query traits that storage implements and the query engine consumes.
+//!
+//! This crate owns the types every other crate speaks. It must not do I/O, must not
+//! know about wire formats or storage layout, and must stay cheap to compile: it is
+//! at the bottom of the dependency graph (see DESIGN.md).
+#![deny(missing_docs)]
+
+mod error;
+mod labels;
+mod matcher;
+mod sample;
+mod traits;
+
+pub use error::{MatcherError, StorageError};
+pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
+pub use matcher::{MatchOp, Matcher};
+pub use sample::{is_stale_nan, Sample, STALE_NAN, STALE_NAN_BITS};
+pub use traits::{
+    AppendOutcome, Appendable, MetricMetadata, MetricType, Queryable, Series, TimeSeries,
+    WriteRequest,
+};

@@ -1,0 +1,1 @@
+//! Immutable, time-partitioned blocks: writer, reader and metadata.

@@ -1,0 +1,1 @@
+//! Sample codecs: Gorilla/XOR (appendable, for the head) and pco (for sealed blocks).

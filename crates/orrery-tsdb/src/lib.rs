@@ -1,0 +1,15 @@
+//! Orrery's metric storage: write-ahead log, in-memory head, immutable blocks,
+//! compaction and retention.
+//!
+//! This crate owns every byte under the data directory (see [`filenames`]) and
+//! implements `orrery_model::{Appendable, Queryable}`. It must not know about HTTP,
+//! wire formats or PromQL, and it must never panic on what it reads from disk:
+//! corruption is a typed [`TsdbError`].
+#![deny(missing_docs)]
+
+pub mod block;
+pub mod chunkenc;
+mod error;
+pub mod filenames;
+
+pub use error::{Result, TsdbError};
