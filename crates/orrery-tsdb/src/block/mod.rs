@@ -1,1 +1,414 @@
 //! Immutable, time-partitioned blocks: writer, reader and metadata.
+//!
+//! A block is a directory `<blocks>/<ULID>/` holding `meta.json`, `index` and `chunks`
+//! (names in [`crate::filenames`], bytes specified in `docs/formats/block.md`). It is
+//! written once by [`write_block`] and never modified; [`Block`] reads it and is
+//! `Send + Sync`: any number of threads may query one block at once.
+//!
+//! # Design constraints
+//!
+//! 1. Crash safety: a block is built in `<ULID>.tmp`, every file and the directory are
+//!    fsynced, then it is renamed into place and the parent is fsynced. A directory
+//!    without the suffix is always complete; a `.tmp` one is garbage to delete.
+//! 2. Memory: [`Block::open`] verifies and keeps the whole `index` file in memory plus
+//!    small directories (about 4 bytes per series and 12 per label value); samples stay
+//!    on disk and are read with positional reads, one chunk record per read, only for
+//!    chunks whose time range overlaps the query.
+//! 3. Never panic on bad bytes: every read is checked, corruption is
+//!    [`TsdbError::Corruption`] with the file and offset. Index and `meta.json` damage is
+//!    found at open; chunk damage when the chunk is read (its CRC32C is checked first).
+//! 4. Series are sorted by labels and numbered in that order, so a sorted list of series
+//!    ids is a list of series sorted by labels.
+//! 5. Limits: at most 2^32 series and a 4 GiB index per block; chunks hold at most
+//!    [`chunks::MAX_CHUNK_SAMPLES`] samples.
+
+pub mod chunks;
+pub mod index;
+mod meta;
+
+pub use meta::{new_ulid, parse_ulid, BlockMeta, BlockStats, BLOCK_VERSION, BLOCK_VERSIONS};
+
+use crate::filenames::{BLOCK_CHUNKS, BLOCK_INDEX, BLOCK_META, TMP_SUFFIX};
+use crate::postings::postings_for_matchers;
+use crate::{Result, TsdbError};
+use chunks::{ChunksWriter, CHUNKS_HEADER_SIZE, MAX_CHUNK_SAMPLES};
+use index::{encode_index, ChunkMeta, Index, SeriesEntry};
+use orrery_model::{Labels, Matcher, Sample, Series};
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Writes a block from series sorted by labels (strictly increasing; error otherwise),
+/// each with samples sorted by `t` with unique `t`, all within `[min_time, max_time)`.
+/// Series with no samples are skipped.
+///
+/// Builds in `<parent>/<ulid>.tmp`, fsyncs files and directory, renames to
+/// `<parent>/<ulid>`, fsyncs `parent`. Returns `None`, leaving nothing behind, if no
+/// series had samples. Input that breaks the contract is [`TsdbError::Bug`] (the
+/// head and compactor always sort), and the temporary directory is removed.
+pub fn write_block(
+    parent: &Path,
+    min_time: i64,
+    max_time: i64,
+    compaction_level: u32,
+    sources: Vec<String>,
+    series: impl Iterator<Item = Result<(Labels, Vec<Sample>)>>,
+) -> Result<Option<BlockMeta>> {
+    if min_time >= max_time {
+        return Err(TsdbError::Bug(format!(
+            "write_block: empty time range [{min_time}, {max_time})"
+        )));
+    }
+    std::fs::create_dir_all(parent).map_err(|e| TsdbError::io("create dir", parent, e))?;
+    let ulid = new_ulid();
+    let tmp = parent.join(format!("{ulid}{TMP_SUFFIX}"));
+    std::fs::create_dir(&tmp).map_err(|e| TsdbError::io("create dir", &tmp, e))?;
+    let meta = BlockMeta {
+        ulid,
+        min_time,
+        max_time,
+        stats: BlockStats::default(),
+        compaction_level: compaction_level.max(1),
+        sources,
+        version: BLOCK_VERSION,
+    };
+    match write_into(&tmp, meta, series) {
+        Ok(Some(meta)) => {
+            let dst = parent.join(&meta.ulid);
+            std::fs::rename(&tmp, &dst).map_err(|e| TsdbError::io("rename", &tmp, e))?;
+            sync_dir(parent)?;
+            Ok(Some(meta))
+        }
+        Ok(None) => {
+            remove_tmp(&tmp);
+            Ok(None)
+        }
+        Err(e) => {
+            remove_tmp(&tmp);
+            Err(e)
+        }
+    }
+}
+
+fn remove_tmp(tmp: &Path) {
+    if let Err(e) = std::fs::remove_dir_all(tmp) {
+        tracing::warn!(path = %tmp.display(), error = %e, "Could not remove a temporary block directory.");
+    }
+}
+
+fn write_into(
+    dir: &Path,
+    mut meta: BlockMeta,
+    series: impl Iterator<Item = Result<(Labels, Vec<Sample>)>>,
+) -> Result<Option<BlockMeta>> {
+    let chunks_path = dir.join(BLOCK_CHUNKS);
+    let mut cw = ChunksWriter::create(&chunks_path)?;
+    let mut entries: Vec<(Labels, Vec<ChunkMeta>)> = Vec::new();
+    let mut prev: Option<Labels> = None;
+    let (min_time, max_time) = (meta.min_time, meta.max_time);
+    for item in series {
+        let (labels, samples) = item?;
+        check_labels(&labels, prev.as_ref())?;
+        if let Some((i, s)) = samples
+            .iter()
+            .enumerate()
+            .find(|(i, s)| s.t < min_time || s.t >= max_time || (*i > 0 && s.t <= samples[i - 1].t))
+        {
+            return Err(TsdbError::Bug(format!(
+                "write_block: series {labels}: sample {i} at {} is out of order or outside [{min_time}, {max_time})",
+                s.t
+            )));
+        }
+        if !samples.is_empty() {
+            let k = samples.len().div_ceil(MAX_CHUNK_SAMPLES);
+            let per = samples.len().div_ceil(k);
+            let mut metas = Vec::with_capacity(k);
+            for c in samples.chunks(per) {
+                let (offset, len) = cw.add(c)?;
+                metas.push(ChunkMeta {
+                    offset,
+                    len: u32::try_from(len)
+                        .map_err(|_| TsdbError::Bug("chunk over 4 GiB".into()))?,
+                    mint: c[0].t,
+                    maxt: c[c.len() - 1].t,
+                    count: c.len() as u32,
+                });
+            }
+            meta.stats.num_samples += samples.len() as u64;
+            meta.stats.num_chunks += metas.len() as u64;
+            entries.push((labels.clone(), metas));
+        }
+        prev = Some(labels);
+    }
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    meta.stats.num_series = entries.len() as u64;
+    let chunks_size = cw.finish()?;
+    debug_assert!(chunks_size >= CHUNKS_HEADER_SIZE as u64);
+    let index = encode_index(min_time, &entries)?;
+    write_file(&dir.join(BLOCK_INDEX), &index)?;
+    write_file(&dir.join(BLOCK_META), &meta.encode())?;
+    sync_dir(dir)?;
+    Ok(Some(meta))
+}
+
+fn check_labels(labels: &Labels, prev: Option<&Labels>) -> Result<()> {
+    let bad = |why: &str| {
+        Err(TsdbError::Bug(format!(
+            "write_block: series {labels}: {why}"
+        )))
+    };
+    if labels.is_empty() {
+        return bad("no labels");
+    }
+    let ls = labels.as_slice();
+    if ls.windows(2).any(|w| w[0].name >= w[1].name) {
+        return bad("label names not sorted and unique");
+    }
+    if ls.iter().any(|l| l.value.is_empty()) {
+        return bad("empty label value");
+    }
+    if let Some(p) = prev {
+        if p >= labels {
+            return bad(&format!(
+                "not after the previous series {p} (series must be sorted)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| TsdbError::io("create", path, e))?;
+    f.write_all(bytes)
+        .map_err(|e| TsdbError::io("write", path, e))?;
+    f.sync_all().map_err(|e| TsdbError::io("fsync", path, e))
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| TsdbError::io("fsync dir", dir, e))
+}
+
+/// An open, verified block.
+#[derive(Debug)]
+pub struct Block {
+    dir: PathBuf,
+    meta: BlockMeta,
+    index: Index,
+    chunks: File,
+    chunks_path: PathBuf,
+    size: u64,
+}
+
+impl Block {
+    /// Opens the block in `dir`: parses and validates `meta.json`, checks the chunks
+    /// header and size, and verifies and loads the whole index (every checksum and
+    /// structural rule). Damage is [`TsdbError::Corruption`] naming the file and offset.
+    pub fn open(dir: &Path) -> Result<Block> {
+        let meta_path = dir.join(BLOCK_META);
+        let mb = std::fs::read(&meta_path).map_err(|e| TsdbError::io("read", &meta_path, e))?;
+        let meta = BlockMeta::decode(&mb, &meta_path)?;
+
+        let chunks_path = dir.join(BLOCK_CHUNKS);
+        let mut chunks =
+            File::open(&chunks_path).map_err(|e| TsdbError::io("open", &chunks_path, e))?;
+        let chunks_size = chunks
+            .metadata()
+            .map_err(|e| TsdbError::io("stat", &chunks_path, e))?
+            .len();
+        let mut head = [0u8; CHUNKS_HEADER_SIZE];
+        let n = read_up_to(&mut chunks, &mut head)
+            .map_err(|e| TsdbError::io("read", &chunks_path, e))?;
+        chunks::check_header(&head[..n], &chunks_path)?;
+
+        let index_path = dir.join(BLOCK_INDEX);
+        let ib = std::fs::read(&index_path).map_err(|e| TsdbError::io("read", &index_path, e))?;
+        let index_size = ib.len() as u64;
+        let index = Index::decode(ib, &index_path, meta.min_time, meta.max_time, chunks_size)?;
+        if index.num_series() as u64 != meta.stats.num_series {
+            return Err(TsdbError::corruption(
+                &meta_path,
+                0,
+                format!(
+                    "numSeries; got {}; index has {}",
+                    meta.stats.num_series,
+                    index.num_series()
+                ),
+            ));
+        }
+        Ok(Block {
+            dir: dir.to_path_buf(),
+            size: mb.len() as u64 + chunks_size + index_size,
+            meta,
+            index,
+            chunks,
+            chunks_path,
+        })
+    }
+
+    /// The block's metadata.
+    pub fn meta(&self) -> &BlockMeta {
+        &self.meta
+    }
+
+    /// The block's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Total bytes of the block's files on disk.
+    pub fn size_bytes(&self) -> u64 {
+        self.size
+    }
+
+    /// Bytes the open block holds in memory (mostly the index).
+    pub fn memory_bytes(&self) -> usize {
+        self.index.memory_bytes()
+    }
+
+    /// Series matching all `matchers` with at least one sample in `[mint, maxt]`
+    /// (inclusive), with those samples, sorted by labels. Only chunks overlapping the
+    /// range are read. An empty matcher list selects every series.
+    pub fn select(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<Series>> {
+        let mut out = Vec::new();
+        for id in postings_for_matchers(&self.index, matchers) {
+            let e = self.index.series(id as u32)?;
+            let mut samples = Vec::new();
+            for c in e.chunks.iter().filter(|c| c.overlaps(mint, maxt)) {
+                let s = self.read_chunk(c)?;
+                samples.extend(s.into_iter().filter(|s| s.t >= mint && s.t <= maxt));
+            }
+            if !samples.is_empty() {
+                out.push(Series {
+                    labels: self.index.labels(&e),
+                    samples,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Label sets of the series matching all `matchers` that have a chunk overlapping
+    /// `[mint, maxt]`, sorted. Decides from chunk time ranges without reading samples.
+    pub fn series(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<Labels>> {
+        let mut out = Vec::new();
+        for id in postings_for_matchers(&self.index, matchers) {
+            let e = self.index.series(id as u32)?;
+            if e.chunks.iter().any(|c| c.overlaps(mint, maxt)) {
+                out.push(self.index.labels(&e));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sorted label names of the series matching `matchers` (all names when empty).
+    pub fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>> {
+        if matchers.is_empty() {
+            return Ok(self
+                .index
+                .label_names()
+                .into_iter()
+                .map(str::to_string)
+                .collect());
+        }
+        let mut names = BTreeSet::new();
+        for e in self.matching(matchers)? {
+            for (n, _) in &e.labels {
+                names.insert(*n);
+            }
+        }
+        // Symbol ids sort like their strings.
+        Ok(names
+            .into_iter()
+            .map(|n| self.index.sym(n).to_string())
+            .collect())
+    }
+
+    /// Sorted values of label `name` over series matching `matchers` (all series when
+    /// empty).
+    pub fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>> {
+        if matchers.is_empty() {
+            use crate::postings::PostingsSource;
+            return Ok(self
+                .index
+                .label_values(name)
+                .into_iter()
+                .map(str::to_string)
+                .collect());
+        }
+        let Some(nid) = self.index.find_sym(name) else {
+            return Ok(Vec::new());
+        };
+        let mut values = BTreeSet::new();
+        for e in self.matching(matchers)? {
+            if let Ok(i) = e.labels.binary_search_by_key(&nid, |(n, _)| *n) {
+                values.insert(e.labels[i].1);
+            }
+        }
+        Ok(values
+            .into_iter()
+            .map(|v| self.index.sym(v).to_string())
+            .collect())
+    }
+
+    /// Every series in label order with all its samples, for compaction.
+    pub fn iter_series(&self) -> impl Iterator<Item = Result<(Labels, Vec<Sample>)>> + '_ {
+        (0..self.index.num_series() as u32).map(move |id| {
+            let e = self.index.series(id)?;
+            let mut samples = Vec::with_capacity(e.chunks.iter().map(|c| c.count as usize).sum());
+            for c in &e.chunks {
+                samples.extend(self.read_chunk(c)?);
+            }
+            Ok((self.index.labels(&e), samples))
+        })
+    }
+
+    fn matching(&self, matchers: &[Matcher]) -> Result<Vec<SeriesEntry>> {
+        postings_for_matchers(&self.index, matchers)
+            .into_iter()
+            .map(|id| self.index.series(id as u32))
+            .collect()
+    }
+
+    /// Reads one chunk and checks it against its meta.
+    fn read_chunk(&self, c: &ChunkMeta) -> Result<Vec<Sample>> {
+        let s = chunks::read_record(&self.chunks, &self.chunks_path, c.offset, c.len as usize)?;
+        let (first, last) = (s.first().map(|s| s.t), s.last().map(|s| s.t));
+        if s.len() != c.count as usize || first != Some(c.mint) || last != Some(c.maxt) {
+            return Err(TsdbError::corruption(
+                &self.chunks_path,
+                c.offset,
+                format!(
+                    "chunk disagrees with the index; got {} samples in [{first:?}, {last:?}]; want {} in [{}, {}]",
+                    s.len(),
+                    c.count,
+                    c.mint,
+                    c.maxt
+                ),
+            ));
+        }
+        Ok(s)
+    }
+}
+
+fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests;

@@ -4,6 +4,7 @@
 //! [`crate::TsdbError::Decode`], which callers that know the file and offset wrap into
 //! [`crate::TsdbError::Corruption`].
 
+pub mod pco;
 pub mod varint;
 pub mod xor;
 

@@ -261,6 +261,12 @@ impl XorChunk {
         self.buf.capacity()
     }
 
+    /// Drops spare buffer capacity, for a chunk that will not be appended to again
+    /// (appending still works; it just reallocates).
+    pub fn shrink_to_fit(&mut self) {
+        self.buf.shrink_to_fit();
+    }
+
     fn write_count(&mut self) {
         let n = u64::from(self.count);
         let mut head = [0u8; 10];
@@ -714,6 +720,11 @@ mod tests {
         // 1 count + 6 t0 + 8 v0 + 3 Δ1 + 118 samples × 2 bits + 1 bit ≈ 48 bytes.
         assert!(c.bytes().len() <= 50, "got {} bytes", c.bytes().len());
         assert!(c.memory_bytes() < 80, "got {} bytes", c.memory_bytes());
+        let mut c = c;
+        c.shrink_to_fit();
+        assert_eq!(c.memory_bytes(), c.bytes().len());
+        c.append(120 * 15_000, 1.0);
+        assert_eq!(c.num_samples(), 121);
     }
 
     #[test]
