@@ -198,6 +198,9 @@ mod tests {
         let l = Labels::from_pairs([("__name__", "up"), ("job", "x"), ("instance", "h:1")]);
         assert_eq!(l.to_string(), r#"up{instance="h:1", job="x"}"#);
         assert_eq!(Labels::from_pairs([("__name__", "up")]).to_string(), "up");
-        assert_eq!(Labels::from_pairs([("a", "b\"")]).to_string(), r#"{a="b\""}"#);
+        assert_eq!(
+            Labels::from_pairs([("a", "b\"")]).to_string(),
+            r#"{a="b\""}"#
+        );
     }
 }

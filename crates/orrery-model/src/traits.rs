@@ -128,12 +128,20 @@ pub struct Series {
 /// say what it wants) but means "everything" for label names and values.
 pub trait Queryable: Send + Sync {
     /// Series matching all `matchers` that have samples in `[mint, maxt]`, with them.
-    fn select(&self, mint: i64, maxt: i64, matchers: &[Matcher])
-        -> Result<Vec<Series>, StorageError>;
+    fn select(
+        &self,
+        mint: i64,
+        maxt: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Series>, StorageError>;
 
     /// Label sets of the series matching all `matchers` with data in `[mint, maxt]`.
-    fn series(&self, mint: i64, maxt: i64, matchers: &[Matcher])
-        -> Result<Vec<Labels>, StorageError>;
+    fn series(
+        &self,
+        mint: i64,
+        maxt: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Labels>, StorageError>;
 
     /// Sorted label names of series with data in `[mint, maxt]` matching any of the
     /// matcher sets (all series when `matcher_sets` is empty).

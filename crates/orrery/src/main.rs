@@ -1,1 +1,119 @@
-fn main() {}
+//! The `orrery` binary: command-line parsing and wiring only. Each subcommand builds
+//! its configuration (defaults, then the YAML file, then flags) and hands it to a
+//! library crate; no behaviour lives here.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use orrery_server::{Server, ServerConfig};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// One binary for the central server and (soon) the per-cluster agent.
+#[derive(Parser)]
+#[command(
+    name = "orrery",
+    version,
+    about = "Observability for many Kubernetes clusters, Prometheus-compatible"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the central server: remote-write ingest, storage, Prometheus HTTP API.
+    ///
+    /// With no options it keeps data in ./orrery-data and listens on 127.0.0.1:9090.
+    /// Settings come from defaults, then --config, then the flags below.
+    /// Every setting is documented in docs/configuration.md.
+    Server(ServerArgs),
+}
+
+#[derive(clap::Args)]
+struct ServerArgs {
+    /// YAML configuration file (see docs/configuration.md).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:9090].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Data directory [default: ./orrery-data].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ORRERY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Server(args) => run_server(args),
+    };
+    if let Err(e) = result {
+        eprintln!("orrery: error: {e}");
+        for cause in e.chain().skip(1) {
+            eprintln!("  caused by: {cause}");
+        }
+        std::process::exit(1);
+    }
+}
+
+fn load_server_config(args: &ServerArgs) -> Result<ServerConfig> {
+    let mut cfg = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading config file {}", path.display()))?;
+            serde_saphyr::from_str::<ServerConfig>(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => ServerConfig::default(),
+    };
+    if let Some(l) = args.listen {
+        cfg.listen = l;
+    }
+    if let Some(d) = &args.data_dir {
+        cfg.data_dir = d.clone();
+    }
+    Ok(cfg)
+}
+
+fn run_server(args: ServerArgs) -> Result<()> {
+    let cfg = load_server_config(&args)?;
+    let listen = cfg.listen;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        // Bind first: a busy port should fail before we spend time replaying the WAL.
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        let server = tokio::task::spawn_blocking(move || Server::open(cfg))
+            .await
+            .context("opening storage")??;
+        server.serve(listener, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot install SIGTERM handler");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received, shutting down"),
+    }
+}

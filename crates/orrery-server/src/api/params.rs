@@ -1,0 +1,276 @@
+//! Request parameters as Prometheus parses them: query string and urlencoded form body
+//! merged, repeated `match[]`, timestamps as RFC3339 or float seconds, `limit`.
+
+use crate::error::ApiError;
+use axum::body::Bytes;
+use axum::http::{header, HeaderMap};
+use orrery_model::{MatchOp, Matcher};
+
+/// Parameters from the query string and, for form POSTs, the body.
+#[derive(Debug, Default)]
+pub(crate) struct Params(Vec<(String, String)>);
+
+impl Params {
+    pub fn parse(query: Option<&str>, headers: &HeaderMap, body: &Bytes) -> Params {
+        let mut v: Vec<(String, String)> = query
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default();
+        let is_form = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+        if is_form {
+            v.extend(form_urlencoded::parse(body).into_owned());
+        }
+        Params(v)
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// `start`/`end`-style timestamp in ms, or `default` when absent.
+    pub fn time(&self, key: &str, default: i64) -> Result<i64, ApiError> {
+        match self.get(key) {
+            None | Some("") => Ok(default),
+            Some(s) => parse_time(s).ok_or_else(|| {
+                ApiError::bad_data(format!(
+                    "invalid parameter \"{key}\": cannot parse {s:?} to a valid timestamp"
+                ))
+            }),
+        }
+    }
+
+    /// The `start` and `end` range, checked for order.
+    pub fn range(&self) -> Result<(i64, i64), ApiError> {
+        let start = self.time("start", i64::MIN)?;
+        let end = self.time("end", i64::MAX)?;
+        if end < start {
+            return Err(ApiError::bad_data(
+                "invalid parameter \"end\": end timestamp must not be before start time",
+            ));
+        }
+        Ok((start, end))
+    }
+
+    /// `limit`: 0 or absent means no limit.
+    pub fn limit(&self) -> Result<usize, ApiError> {
+        match self.get("limit") {
+            None | Some("") => Ok(0),
+            Some(s) => s
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .map(|n| n as usize)
+                .ok_or_else(|| {
+                    ApiError::bad_data(format!(
+                        "invalid parameter \"limit\": cannot parse {s:?} to a non-negative integer"
+                    ))
+                }),
+        }
+    }
+
+    /// Every `match[]` selector, each expanded into one or more matcher sets (`or`).
+    pub fn matcher_sets(&self) -> Result<Vec<Vec<Matcher>>, ApiError> {
+        let mut out = Vec::new();
+        for s in self.all("match[]") {
+            out.extend(parse_selector(s)?);
+        }
+        Ok(out)
+    }
+}
+
+/// Parses a series selector such as `up{job=~"a|b"}` into matcher sets.
+pub(crate) fn parse_selector(s: &str) -> Result<Vec<Vec<Matcher>>, ApiError> {
+    use promql_parser::label::MatchOp as P;
+    use promql_parser::parser::Expr;
+    let bad = |m: String| ApiError::bad_data(format!("invalid parameter \"match[]\": {m}"));
+    let expr = promql_parser::parser::parse(s).map_err(bad)?;
+    let Expr::VectorSelector(vs) = expr else {
+        return Err(bad(format!("{s:?} is not a series selector")));
+    };
+    let convert = |ms: &[promql_parser::label::Matcher]| -> Result<Vec<Matcher>, ApiError> {
+        let mut out = Vec::with_capacity(ms.len() + 1);
+        for m in ms {
+            let op = match m.op {
+                P::Equal => MatchOp::Equal,
+                P::NotEqual => MatchOp::NotEqual,
+                P::Re(_) => MatchOp::Regex,
+                P::NotRe(_) => MatchOp::NotRegex,
+            };
+            out.push(
+                Matcher::new(op, m.name.clone(), m.value.clone())
+                    .map_err(|e| bad(e.to_string()))?,
+            );
+        }
+        if let Some(name) = &vs.name {
+            if !out
+                .iter()
+                .any(|m| m.name == orrery_model::METRIC_NAME && m.op == MatchOp::Equal)
+            {
+                out.push(Matcher::equal(orrery_model::METRIC_NAME, name.clone()));
+            }
+        }
+        Ok(out)
+    };
+    let mut sets = Vec::new();
+    if vs.matchers.or_matchers.is_empty() {
+        sets.push(convert(&vs.matchers.matchers)?);
+    } else {
+        for ms in &vs.matchers.or_matchers {
+            sets.push(convert(ms)?);
+        }
+    }
+    for set in &sets {
+        if set.iter().all(|m| m.matches_empty()) {
+            return Err(bad(format!(
+                "{s:?}: vector selector must contain at least one non-empty matcher"
+            )));
+        }
+    }
+    Ok(sets)
+}
+
+/// Parses RFC3339 or (fractional) Unix seconds into ms, as Prometheus's API does.
+pub(crate) fn parse_time(s: &str) -> Option<i64> {
+    if let Ok(f) = s.parse::<f64>() {
+        if !f.is_finite() {
+            return None;
+        }
+        let ms = (f * 1000.0).round();
+        if ms >= i64::MAX as f64 || ms <= i64::MIN as f64 {
+            return None;
+        }
+        return Some(ms as i64);
+    }
+    parse_rfc3339(s)
+}
+
+fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = s.get(r)?;
+        if !part.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        part.parse().ok()
+    };
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (y, mo, d, h, mi, se) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut frac_ms = 0i64;
+    if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        i = start;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        let digits = &s[start..i];
+        let ms3: String = digits.chars().chain("000".chars()).take(3).collect();
+        frac_ms = ms3.parse().ok()?;
+    }
+    let offset_min = match b.get(i)? {
+        b'Z' | b'z' if i + 1 == b.len() => 0,
+        b'+' | b'-' if i + 6 == b.len() && b[i + 3] == b':' => {
+            let sign = if b[i] == b'-' { -1 } else { 1 };
+            sign * (num(i + 1..i + 3)? * 60 + num(i + 4..i + 6)?)
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(y, mo, d);
+    let secs = days * 86400 + h * 3600 + mi * 60 + se - offset_min * 60;
+    Some(secs * 1000 + frac_ms)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_parse_as_prometheus_does() {
+        assert_eq!(parse_time("1435781451.781"), Some(1_435_781_451_781));
+        assert_eq!(parse_time("1435781451"), Some(1_435_781_451_000));
+        assert_eq!(
+            parse_time("2015-07-01T20:10:51.781Z"),
+            Some(1_435_781_451_781)
+        );
+        assert_eq!(
+            parse_time("2015-07-01T22:10:51+02:00"),
+            Some(1_435_781_451_000)
+        );
+        assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_time("-1.5"), Some(-1500));
+        assert_eq!(parse_time("NaN"), None);
+        assert_eq!(parse_time("yesterday"), None);
+        assert_eq!(parse_time("2015-13-01T00:00:00Z"), None);
+        assert_eq!(parse_time("2015-07-01T20:10:51"), None);
+    }
+
+    #[test]
+    fn selectors_become_matcher_sets() {
+        let sets = parse_selector(r#"up{job=~"a|b", env!="dev"}"#).unwrap();
+        assert_eq!(sets.len(), 1);
+        assert_eq!(sets[0].len(), 3);
+        assert!(sets[0]
+            .iter()
+            .any(|m| m.name == "__name__" && m.value == "up"));
+        let sets = parse_selector(r#"{job="a" or job="b"}"#).unwrap();
+        assert_eq!(sets.len(), 2);
+    }
+
+    #[test]
+    fn bad_selectors_are_bad_data() {
+        for s in ["rate(x[5m])", "{", r#"{job=~".*"}"#, "1+1", r#"{job=~"("}"#] {
+            let e = parse_selector(s).unwrap_err();
+            assert_eq!(e.status, 400, "{s}");
+            assert!(
+                e.message.starts_with("invalid parameter \"match[]\""),
+                "{s}: {}",
+                e.message
+            );
+        }
+    }
+}

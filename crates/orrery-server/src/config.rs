@@ -1,0 +1,299 @@
+//! The server's settings, as read from YAML (`--config`) and flags. Every field has a
+//! default, documented in `docs/configuration.md`; unknown keys are an error.
+
+use orrery_tsdb::{FsyncPolicy, Options};
+use orrery_wire::Limits;
+use serde::{Deserialize, Deserializer};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything `orrery server` can be configured with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on (default `127.0.0.1:9090`).
+    pub listen: SocketAddr,
+    /// Data directory (default `./orrery-data`).
+    pub data_dir: PathBuf,
+    /// Storage settings.
+    pub storage: StorageConfig,
+    /// Ingest limits.
+    pub limits: LimitsConfig,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            data_dir: PathBuf::from("./orrery-data"),
+            storage: StorageConfig::default(),
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+/// Storage settings (`storage:` in YAML).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Delete data older than this (default `15d`).
+    #[serde(deserialize_with = "de_duration")]
+    pub retention_time: Duration,
+    /// Delete the oldest blocks while storage uses more than this (default `15GB`; `0` disables).
+    #[serde(deserialize_with = "de_size")]
+    pub retention_size: u64,
+    /// Length of a block cut from the head (default `2h`).
+    #[serde(deserialize_with = "de_duration")]
+    pub block_range: Duration,
+    /// How far behind the newest sample a sample may be and still be accepted (default `10m`).
+    #[serde(deserialize_with = "de_duration")]
+    pub out_of_order_window: Duration,
+    /// WAL segment size (default `128MiB`).
+    #[serde(deserialize_with = "de_size")]
+    pub wal_segment_size: u64,
+    /// `always` (fsync before acknowledging, the default) or a duration such as `1s`
+    /// (fsync in the background at that interval).
+    pub wal_fsync: String,
+    /// How often the head is checked for cutting, and compaction and retention run (default `1m`).
+    #[serde(deserialize_with = "de_duration")]
+    pub maintenance_interval: Duration,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        let o = Options::default();
+        StorageConfig {
+            retention_time: Duration::from_millis(o.retention_ms as u64),
+            retention_size: o.retention_bytes,
+            block_range: Duration::from_millis(o.block_range_ms as u64),
+            out_of_order_window: Duration::from_millis(o.out_of_order_window_ms as u64),
+            wal_segment_size: o.wal_segment_bytes,
+            wal_fsync: "always".into(),
+            maintenance_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+impl StorageConfig {
+    /// The storage engine's options, or a message naming the bad setting.
+    pub fn to_options(&self) -> Result<Options, String> {
+        let fsync = match self.wal_fsync.trim() {
+            "always" => FsyncPolicy::Always,
+            other => FsyncPolicy::Interval(parse_duration(other).map_err(|e| {
+                format!("storage.wal_fsync: want \"always\" or a duration such as \"1s\"; {e}")
+            })?),
+        };
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        Ok(Options {
+            block_range_ms: ms(self.block_range),
+            retention_ms: ms(self.retention_time),
+            retention_bytes: self.retention_size,
+            out_of_order_window_ms: ms(self.out_of_order_window),
+            wal_segment_bytes: self.wal_segment_size,
+            fsync,
+            ..Options::default()
+        })
+    }
+}
+
+/// Limits on what one request may carry (`limits:` in YAML).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest compressed request body (default `32MiB`); bigger gets 413.
+    #[serde(deserialize_with = "de_size")]
+    pub max_body_size: u64,
+    /// Largest body after snappy decompression (default `64MiB`); bigger gets 413.
+    #[serde(deserialize_with = "de_size")]
+    pub max_decompressed_size: u64,
+    /// Series per remote-write request (default 200000).
+    pub max_series_per_request: usize,
+    /// Labels per series (default 64).
+    pub max_labels_per_series: usize,
+    /// Bytes in a label name (default 1024).
+    pub max_label_name_length: usize,
+    /// Bytes in a label value (default 4096).
+    pub max_label_value_length: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let l = Limits::default();
+        LimitsConfig {
+            max_body_size: 32 << 20,
+            max_decompressed_size: l.max_decompressed_bytes as u64,
+            max_series_per_request: l.max_series_per_request,
+            max_labels_per_series: l.max_labels_per_series,
+            max_label_name_length: l.max_label_name_length,
+            max_label_value_length: l.max_label_value_length,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The decoder's limits.
+    pub fn wire_limits(&self) -> Limits {
+        Limits {
+            max_decompressed_bytes: usize::try_from(self.max_decompressed_size)
+                .unwrap_or(usize::MAX),
+            max_series_per_request: self.max_series_per_request,
+            max_labels_per_series: self.max_labels_per_series,
+            max_label_name_length: self.max_label_name_length,
+            max_label_value_length: self.max_label_value_length,
+        }
+    }
+}
+
+/// Parses Prometheus durations: `1h30m`, `15d`, `500ms`, `2w`, `1y`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut total: u128 = 0;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!(
+                "invalid duration {s:?}: expected a number at {rest:?}"
+            ));
+        }
+        let n: u128 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("invalid duration {s:?}: number too large"))?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let ms: u128 = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 7 * 86_400_000,
+            "y" => 365 * 86_400_000,
+            "" => {
+                return Err(format!(
+                    "invalid duration {s:?}: missing unit (ms, s, m, h, d, w, y)"
+                ))
+            }
+            u => {
+                return Err(format!(
+                    "invalid duration {s:?}: unknown unit {u:?} (want ms, s, m, h, d, w, y)"
+                ))
+            }
+        };
+        rest = &rest[unit_len..];
+        total = total.saturating_add(n.saturating_mul(ms));
+    }
+    Ok(Duration::from_millis(
+        u64::try_from(total).unwrap_or(u64::MAX),
+    ))
+}
+
+/// Parses sizes: `512`, `64KB`, `128MiB`, `15GB`, `1TB` (decimal `KB/MB/GB/TB`,
+/// binary `KiB/MiB/GiB/TiB`, `B` optional).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    if split == 0 {
+        return Err(format!("invalid size {s:?}: expected a number"));
+    }
+    let n: u64 = t[..split]
+        .parse()
+        .map_err(|_| format!("invalid size {s:?}: number too large"))?;
+    let mult: u64 = match t[split..].trim() {
+        "" | "B" => 1,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        u => {
+            return Err(format!(
+            "invalid size {s:?}: unknown unit {u:?} (want B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)"
+        ))
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("invalid size {s:?}: too large"))
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumOrStr {
+    Num(u64),
+    Str(String),
+}
+
+fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_duration(&s).map_err(serde::de::Error::custom)
+}
+
+fn de_size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    match NumOrStr::deserialize(d)? {
+        NumOrStr::Num(n) => Ok(n),
+        NumOrStr::Str(s) => parse_size(&s).map_err(serde::de::Error::custom),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_like_prometheus() {
+        assert_eq!(
+            parse_duration("15d").unwrap(),
+            Duration::from_secs(15 * 86400)
+        );
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        assert!(parse_duration("10").unwrap_err().contains("missing unit"));
+        assert!(parse_duration("5x").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("m").is_err());
+    }
+
+    #[test]
+    fn sizes_parse_decimal_and_binary_units() {
+        assert_eq!(parse_size("15GB").unwrap(), 15_000_000_000);
+        assert_eq!(parse_size("128MiB").unwrap(), 128 << 20);
+        assert_eq!(parse_size("42").unwrap(), 42);
+        assert!(parse_size("12 parsecs").is_err());
+        assert!(parse_size("99999999999999999999TB").is_err());
+    }
+
+    #[test]
+    fn defaults_match_the_documentation() {
+        let c = ServerConfig::default();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9090");
+        let o = c.storage.to_options().unwrap();
+        assert_eq!(o.retention_ms, 15 * 86_400_000);
+        assert_eq!(o.retention_bytes, 15_000_000_000);
+        assert_eq!(o.out_of_order_window_ms, 600_000);
+        assert_eq!(o.fsync, FsyncPolicy::Always);
+    }
+
+    #[test]
+    fn bad_fsync_setting_names_the_key() {
+        let s = StorageConfig {
+            wal_fsync: "sometimes".into(),
+            ..Default::default()
+        };
+        assert!(s.to_options().unwrap_err().contains("storage.wal_fsync"));
+    }
+}

@@ -1,0 +1,99 @@
+//! Errors: [`ServerError`] for starting and running the server, and `ApiError`, the
+//! Prometheus error envelope every API failure is answered with.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use thiserror::Error;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// A setting is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// Storage failed to open or close.
+    #[error(transparent)]
+    Storage(#[from] orrery_tsdb::TsdbError),
+    /// The listener failed.
+    #[error("serving HTTP: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Prometheus's `errorType` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorType {
+    BadData,
+    Internal,
+    Unavailable,
+    NotFound,
+}
+
+impl ErrorType {
+    fn as_str(self) -> &'static str {
+        match self {
+            ErrorType::BadData => "bad_data",
+            ErrorType::Internal => "internal",
+            ErrorType::Unavailable => "unavailable",
+            ErrorType::NotFound => "not_found",
+        }
+    }
+}
+
+/// An API failure: answered as `{"status":"error","errorType":…,"error":…}`.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    pub status: StatusCode,
+    pub kind: ErrorType,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn bad_data(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            kind: ErrorType::BadData,
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            kind: ErrorType::Internal,
+            message: message.into(),
+        }
+    }
+
+    pub fn with_status(status: StatusCode, kind: ErrorType, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<orrery_model::StorageError> for ApiError {
+    fn from(e: orrery_model::StorageError) -> Self {
+        use orrery_model::StorageError as E;
+        match e {
+            E::InvalidInput(m) | E::LimitExceeded(m) => ApiError::bad_data(m),
+            E::Unavailable(m) => {
+                ApiError::with_status(StatusCode::SERVICE_UNAVAILABLE, ErrorType::Unavailable, m)
+            }
+            other => ApiError::internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "status": "error",
+            "errorType": self.kind.as_str(),
+            "error": self.message,
+        });
+        (self.status, axum::Json(body)).into_response()
+    }
+}

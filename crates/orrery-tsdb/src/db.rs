@@ -1,0 +1,1037 @@
+//! The database: opens a data directory, replays the WAL into the head, takes
+//! appends, answers queries over head and blocks, and persists the head into blocks.
+//!
+//! Concurrency contract: `append` calls are serialised by the WAL mutex (decoding
+//! happens before, fsync after, both outside it). Queries take no lock that appends
+//! hold for long. Cuts, flushes, compaction and retention are serialised by the
+//! maintenance mutex; a cut also holds the WAL mutex for the short moment it moves
+//! chunks out of the head and snapshots the rest.
+//!
+//! Durability (docs/formats/wal.md, checkpoint.md): a write is acknowledged after its
+//! WAL record is written (and fsynced under `FsyncPolicy::Always`). A cut rolls the WAL
+//! to segment K, writes blocks, then a checkpoint K holding everything the head kept;
+//! only then are segments below K deleted. A crash at any point replays either the old
+//! checkpoint with all segments, or checkpoint K with segments from K: nothing is lost,
+//! at worst data is both in a block and replayed into the head, which queries and
+//! compaction deduplicate.
+
+use crate::block::{self, Block};
+use crate::chunkenc::xor::XorChunk;
+use crate::filenames::{BLOCKS_DIR, DELETING_SUFFIX, LOCK_FILE, TMP_SUFFIX, WAL_DIR};
+use crate::head::{AppendResult, Head, HeadOptions, MemSeries, MovedData};
+use crate::record::{self, TYPE_CHUNKS, TYPE_METADATA, TYPE_SAMPLES, TYPE_SERIES};
+use crate::telemetry::{Counters, MetricKind, MetricValue};
+use crate::wal::{self, FsyncPolicy, SegmentReadEnd, WalWriter};
+use crate::{compact, fsutil, Result, TsdbError};
+use orrery_model::{
+    AppendOutcome, Appendable, Labels, Matcher, MetricMetadata, Queryable, Sample, Series,
+    StorageError, WriteRequest,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+use tracing::{info, warn};
+
+/// Storage settings. Every field has the documented default (`docs/configuration.md`).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Length of a block from the head, in ms (default 2h). Chunks never cross it.
+    pub block_range_ms: i64,
+    /// Delete blocks whose data is older than this, in ms (default 15d).
+    pub retention_ms: i64,
+    /// Delete the oldest blocks while blocks and WAL take more bytes (default 15 GB;
+    /// 0 disables).
+    pub retention_bytes: u64,
+    /// Accept samples up to this much older than the newest sample (default 10m).
+    pub out_of_order_window_ms: i64,
+    /// Roll WAL segments at this size (default 128 MiB).
+    pub wal_segment_bytes: u64,
+    /// When WAL writes are fsynced (default: before every acknowledgement).
+    pub fsync: FsyncPolicy,
+    /// Close an in-order head chunk after this many samples (default 120).
+    pub max_chunk_samples: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            block_range_ms: 2 * 3600 * 1000,
+            retention_ms: 15 * 24 * 3600 * 1000,
+            retention_bytes: 15_000_000_000,
+            out_of_order_window_ms: 10 * 60 * 1000,
+            wal_segment_bytes: 128 << 20,
+            fsync: FsyncPolicy::Always,
+            max_chunk_samples: 120,
+        }
+    }
+}
+
+impl Options {
+    fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(TsdbError::InvalidOption(m.to_string()));
+        if self.block_range_ms < 60_000 {
+            return bad("block range must be at least 1m");
+        }
+        if self.retention_ms <= 0 {
+            return bad("retention time must be positive");
+        }
+        if self.out_of_order_window_ms < 0 {
+            return bad("out-of-order window must not be negative");
+        }
+        if self.wal_segment_bytes < (1 << 20) {
+            return bad("WAL segment size must be at least 1MiB");
+        }
+        if !(2..=65_535).contains(&self.max_chunk_samples) {
+            return bad("max chunk samples must be between 2 and 65535");
+        }
+        Ok(())
+    }
+}
+
+/// An open data directory.
+pub struct Db {
+    dir: PathBuf,
+    opts: Options,
+    head: Head,
+    wal: Mutex<WalWriter>,
+    sync: wal::SyncHandle,
+    blocks: RwLock<Vec<Arc<Block>>>,
+    metadata: RwLock<BTreeMap<String, MetricMetadata>>,
+    maint: Mutex<()>,
+    counters: Counters,
+    _lock: File,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Poisoning means a panic elsewhere (a bug); the guarded data is still usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Db {
+    /// Opens (creating if needed) a data directory, taking its lock, loading blocks and
+    /// replaying the WAL.
+    pub fn open(dir: &Path, opts: Options) -> Result<Db> {
+        opts.validate()?;
+        std::fs::create_dir_all(dir).map_err(|e| TsdbError::io("create dir", dir, e))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock_file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| TsdbError::io("open", &lock_path, e))?;
+        match lock_file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(TsdbError::Locked { path: lock_path })
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(TsdbError::io("lock", &lock_path, e))
+            }
+        }
+        let wal_dir = dir.join(WAL_DIR);
+        let blocks_dir = dir.join(BLOCKS_DIR);
+        for d in [&wal_dir, &blocks_dir] {
+            std::fs::create_dir_all(d).map_err(|e| TsdbError::io("create dir", d, e))?;
+        }
+        let blocks = open_blocks(&blocks_dir)?;
+        let head = Head::new(HeadOptions {
+            chunk_range: opts.block_range_ms,
+            max_chunk_samples: opts.max_chunk_samples,
+        });
+        let counters = Counters::default();
+        let mut metadata = BTreeMap::new();
+        let next_segment = replay(&wal_dir, &head, &mut metadata, &counters)?;
+        if let Some(maxt) = blocks.iter().map(|b| b.meta().max_time - 1).max() {
+            if head.max_time() < maxt {
+                head.append_bound(maxt);
+            }
+        }
+        let writer = WalWriter::create(&wal_dir, next_segment, opts.wal_segment_bytes)?;
+        let sync = writer.sync_handle();
+        Ok(Db {
+            dir: dir.to_path_buf(),
+            opts,
+            head,
+            wal: Mutex::new(writer),
+            sync,
+            blocks: RwLock::new(blocks),
+            metadata: RwLock::new(metadata),
+            maint: Mutex::new(()),
+            counters,
+            _lock: lock_file,
+        })
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    fn blocks(&self) -> Vec<Arc<Block>> {
+        self.blocks
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// fsyncs the WAL; for `FsyncPolicy::Interval` the server calls this on a timer.
+    pub fn sync_wal(&self) -> Result<()> {
+        let pos = lock(&self.wal).position();
+        self.sync.sync_to(pos)
+    }
+
+    /// Persists everything in the head into blocks and checkpoints the WAL. Returns
+    /// when the blocks are durable.
+    pub fn flush(&self) -> Result<()> {
+        let _m = lock(&self.maint);
+        self.cut(i64::MAX)
+    }
+
+    /// Periodic work: persist the head when it spans more than 1.5 block ranges,
+    /// compact blocks, apply retention.
+    pub fn maintain(&self) -> Result<()> {
+        let _m = lock(&self.maint);
+        let range = self.opts.block_range_ms;
+        let (hmin, hmax) = (self.head.min_time(), self.head.max_time());
+        if hmin != i64::MAX && hmax.saturating_sub(hmin) > range / 2 * 3 {
+            let before = (hmax - range / 2).div_euclid(range) * range;
+            if before > hmin {
+                self.cut(before)?;
+            }
+        }
+        self.compact()?;
+        self.apply_retention()
+    }
+
+    /// Moves data older than `before` into blocks; see the module doc for the order.
+    fn cut(&self, before: i64) -> Result<()> {
+        let started = Instant::now();
+        let (moved, next_segment, checkpoint) = {
+            let mut wal = lock(&self.wal);
+            let moved = self.head.cut(before);
+            let next = wal.roll()?;
+            let md = self.metadata.read().unwrap_or_else(|p| p.into_inner());
+            let checkpoint = build_checkpoint(&self.head, &md);
+            (moved, next, checkpoint)
+        };
+        let n_series = moved.len();
+        let blocks_dir = self.dir.join(BLOCKS_DIR);
+        let mut written = Vec::new();
+        for (range_start, group) in group_by_range(moved, self.opts.block_range_ms) {
+            let range_end = range_start.saturating_add(self.opts.block_range_ms);
+            let iter = group
+                .into_iter()
+                .map(|m| Ok((m.labels.clone(), moved_samples(&m)?)));
+            if let Some(meta) =
+                block::write_block(&blocks_dir, range_start, range_end, 1, Vec::new(), iter)?
+            {
+                let b = Block::open(&blocks_dir.join(&meta.ulid))?;
+                written.push(Arc::new(b));
+            }
+        }
+        let n_blocks = written.len() as u64;
+        self.add_blocks(written);
+        let wal_dir = self.dir.join(WAL_DIR);
+        fsutil::write_atomic(&wal::checkpoint_path(&wal_dir, next_segment), &checkpoint)?;
+        remove_wal_before(&wal_dir, next_segment)?;
+        Counters::add(&self.counters.head_cuts, 1);
+        Counters::add(&self.counters.blocks_written, n_blocks);
+        Counters::add(&self.counters.checkpoints, 1);
+        info!(
+            series = n_series,
+            blocks = n_blocks,
+            checkpoint_bytes = checkpoint.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "persisted head data to blocks"
+        );
+        Ok(())
+    }
+
+    fn add_blocks(&self, new: Vec<Arc<Block>>) {
+        if new.is_empty() {
+            return;
+        }
+        let mut blocks = self.blocks.write().unwrap_or_else(|p| p.into_inner());
+        blocks.extend(new);
+        sort_blocks(&mut blocks);
+    }
+
+    /// Replaces `old` blocks with `new` in the list, then deletes the old directories.
+    fn replace_blocks(&self, old: &[Arc<Block>], new: Option<Arc<Block>>) -> Result<()> {
+        {
+            let mut blocks = self.blocks.write().unwrap_or_else(|p| p.into_inner());
+            blocks.retain(|b| !old.iter().any(|o| o.meta().ulid == b.meta().ulid));
+            blocks.extend(new);
+            sort_blocks(&mut blocks);
+        }
+        for b in old {
+            delete_block_dir(b.dir())?;
+        }
+        Ok(())
+    }
+
+    fn compact(&self) -> Result<()> {
+        loop {
+            let blocks = self.blocks();
+            let head_min = self.head.min_time();
+            let Some(plan) = compact::plan(
+                &blocks,
+                self.opts.block_range_ms,
+                self.max_block_ms(),
+                head_min,
+            ) else {
+                return Ok(());
+            };
+            let started = Instant::now();
+            match compact::run(&self.dir.join(BLOCKS_DIR), &plan) {
+                Ok(new) => {
+                    let new = match new {
+                        Some(meta) => Some(Arc::new(Block::open(
+                            &self.dir.join(BLOCKS_DIR).join(&meta.ulid),
+                        )?)),
+                        None => None,
+                    };
+                    info!(
+                        sources = plan.len(),
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "compacted blocks"
+                    );
+                    self.replace_blocks(&plan, new)?;
+                    Counters::add(&self.counters.compactions, 1);
+                }
+                Err(e) => {
+                    Counters::add(&self.counters.compaction_failures, 1);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// The longest block compaction builds: a tenth of retention, at most 31 days.
+    fn max_block_ms(&self) -> i64 {
+        (self.opts.retention_ms / 10).clamp(self.opts.block_range_ms, 31 * 24 * 3600 * 1000)
+    }
+
+    fn apply_retention(&self) -> Result<()> {
+        let blocks = self.blocks();
+        let newest = blocks
+            .iter()
+            .map(|b| b.meta().max_time)
+            .chain([self.head.max_time()])
+            .max()
+            .unwrap_or(i64::MIN);
+        let horizon = newest.saturating_sub(self.opts.retention_ms);
+        let mut doomed: Vec<Arc<Block>> = blocks
+            .iter()
+            .filter(|b| b.meta().max_time <= horizon)
+            .cloned()
+            .collect();
+        let by_time = doomed.len() as u64;
+        if self.opts.retention_bytes > 0 {
+            let wal_bytes = fsutil::dir_size(&self.dir.join(WAL_DIR));
+            let mut total: u64 = wal_bytes
+                + blocks
+                    .iter()
+                    .filter(|b| !doomed.iter().any(|d| Arc::ptr_eq(d, b)))
+                    .map(|b| b.size_bytes())
+                    .sum::<u64>();
+            for b in &blocks {
+                if total <= self.opts.retention_bytes {
+                    break;
+                }
+                if doomed.iter().any(|d| Arc::ptr_eq(d, b)) {
+                    continue;
+                }
+                total = total.saturating_sub(b.size_bytes());
+                doomed.push(b.clone());
+            }
+        }
+        if doomed.is_empty() {
+            return Ok(());
+        }
+        let by_size = doomed.len() as u64 - by_time;
+        info!(by_time, by_size, "deleting blocks past retention");
+        self.replace_blocks(&doomed, None)?;
+        Counters::add(&self.counters.retention_time_deletions, by_time);
+        Counters::add(&self.counters.retention_size_deletions, by_size);
+        Ok(())
+    }
+
+    /// Makes the WAL durable; call before exit.
+    pub fn close(&self) -> Result<()> {
+        let _m = lock(&self.maint);
+        let wal = lock(&self.wal);
+        wal.sync()
+    }
+
+    /// The crate's metrics for `/metrics`.
+    pub fn metrics(&self) -> Vec<MetricValue> {
+        let mut out = self.counters.values();
+        let blocks = self.blocks();
+        let (wal_segment, wal_segment_bytes) = {
+            let w = lock(&self.wal);
+            (w.segment(), w.segment_len())
+        };
+        let g = |name, help, value: f64| MetricValue {
+            name,
+            help,
+            kind: MetricKind::Gauge,
+            value,
+        };
+        let head_min = self.head.min_time();
+        let head_max = self.head.max_time();
+        out.extend([
+            g(
+                "orrery_tsdb_head_series",
+                "Series in the head.",
+                self.head.num_series() as f64,
+            ),
+            g(
+                "orrery_tsdb_head_chunks",
+                "Chunks in the head.",
+                self.head.num_chunks() as f64,
+            ),
+            g(
+                "orrery_tsdb_head_memory_bytes",
+                "Approximate heap bytes of the head (index and chunks).",
+                self.head.memory_bytes() as f64,
+            ),
+            g(
+                "orrery_tsdb_head_min_time_ms",
+                "Smallest timestamp in the head (ms; 0 when empty).",
+                if head_min == i64::MAX {
+                    0.0
+                } else {
+                    head_min as f64
+                },
+            ),
+            g(
+                "orrery_tsdb_head_max_time_ms",
+                "Largest timestamp appended (ms; 0 when none).",
+                if head_max == i64::MIN {
+                    0.0
+                } else {
+                    head_max as f64
+                },
+            ),
+            g(
+                "orrery_tsdb_wal_bytes",
+                "Bytes in the WAL directory (segments and checkpoint).",
+                fsutil::dir_size(&self.dir.join(WAL_DIR)) as f64,
+            ),
+            g(
+                "orrery_tsdb_wal_segment_current",
+                "Number of the WAL segment being written.",
+                f64::from(wal_segment),
+            ),
+            g(
+                "orrery_tsdb_wal_segment_bytes",
+                "Bytes in the WAL segment being written.",
+                wal_segment_bytes as f64,
+            ),
+            g("orrery_tsdb_blocks", "Blocks on disk.", blocks.len() as f64),
+            g(
+                "orrery_tsdb_blocks_bytes",
+                "Bytes of all blocks.",
+                blocks.iter().map(|b| b.size_bytes()).sum::<u64>() as f64,
+            ),
+            g(
+                "orrery_tsdb_blocks_samples",
+                "Samples in all blocks.",
+                blocks
+                    .iter()
+                    .map(|b| b.meta().stats.num_samples)
+                    .sum::<u64>() as f64,
+            ),
+            g(
+                "orrery_tsdb_retention_limit_bytes",
+                "Size retention limit (0 = none).",
+                self.opts.retention_bytes as f64,
+            ),
+        ]);
+        out
+    }
+
+    fn append_inner(&self, req: &WriteRequest) -> Result<(AppendOutcome, u64)> {
+        let mut out = AppendOutcome::default();
+        let mut wal = lock(&self.wal);
+        let max_t = self.head.max_time();
+        let min_valid = if max_t == i64::MIN {
+            i64::MIN
+        } else {
+            max_t.saturating_sub(self.opts.out_of_order_window_ms)
+        };
+
+        enum Target {
+            Existing(Arc<MemSeries>),
+            New(u64),
+        }
+        let mut new_series: Vec<(u64, &Labels)> = Vec::new();
+        let mut new_by_labels: HashMap<&Labels, u64> = HashMap::new();
+        let mut targets: Vec<(Target, Vec<Sample>)> = Vec::with_capacity(req.timeseries.len());
+        let mut samples_payload = Vec::with_capacity(req.sample_count() * 10 + 16);
+        for ts in &req.timeseries {
+            let accepted: Vec<Sample> = ts
+                .samples
+                .iter()
+                .copied()
+                .filter(|s| s.t >= min_valid)
+                .collect();
+            out.too_old += (ts.samples.len() - accepted.len()) as u64;
+            if accepted.is_empty() {
+                continue;
+            }
+            let target = match self.head.get(&ts.labels) {
+                Some(s) => Target::Existing(s),
+                None => {
+                    let id = *new_by_labels.entry(&ts.labels).or_insert_with(|| {
+                        let id = self.head.reserve_id();
+                        new_series.push((id, &ts.labels));
+                        id
+                    });
+                    Target::New(id)
+                }
+            };
+            let id = match &target {
+                Target::Existing(s) => s.id(),
+                Target::New(id) => *id,
+            };
+            record::encode_samples(&mut samples_payload, id, &accepted);
+            targets.push((target, accepted));
+        }
+        let md_changed: Vec<&MetricMetadata> = {
+            let md = self.metadata.read().unwrap_or_else(|p| p.into_inner());
+            req.metadata
+                .iter()
+                .filter(|m| md.get(&m.metric_family) != Some(m))
+                .collect()
+        };
+
+        let mut series_payload = Vec::new();
+        record::encode_series(
+            &mut series_payload,
+            new_series.iter().map(|(id, l)| (*id, *l)),
+        );
+        let mut md_payload = Vec::new();
+        record::encode_metadata(&mut md_payload, md_changed.iter().copied());
+        let mut records: Vec<(u8, &[u8])> = Vec::with_capacity(3);
+        for (typ, p) in [
+            (TYPE_SERIES, &series_payload),
+            (TYPE_METADATA, &md_payload),
+            (TYPE_SAMPLES, &samples_payload),
+        ] {
+            if !p.is_empty() {
+                records.push((typ, p));
+            }
+        }
+        if records.is_empty() {
+            return Ok((out, 0));
+        }
+        let pos = wal.append(&records)?;
+        Counters::add(&self.counters.wal_records, records.len() as u64);
+
+        // The WAL has it: now make it visible.
+        let mut created: HashMap<u64, Arc<MemSeries>> = HashMap::new();
+        for (id, labels) in &new_series {
+            created.insert(*id, self.head.insert(*id, labels));
+        }
+        out.series_created = new_series.len() as u64;
+        for (target, samples) in targets {
+            let s = match &target {
+                Target::Existing(s) => s,
+                Target::New(id) => match created.get(id) {
+                    Some(s) => s,
+                    None => return Err(TsdbError::Bug(format!("series {id} not created"))),
+                },
+            };
+            for x in samples {
+                match self.head.append(s, x.t, x.v) {
+                    AppendResult::Appended => out.samples_written += 1,
+                    AppendResult::OutOfOrder => {
+                        out.samples_written += 1;
+                        Counters::add(&self.counters.samples_out_of_order, 1);
+                    }
+                    AppendResult::Duplicate => out.duplicates += 1,
+                }
+            }
+        }
+        if !md_changed.is_empty() {
+            let mut md = self.metadata.write().unwrap_or_else(|p| p.into_inner());
+            for m in md_changed {
+                md.insert(m.metric_family.clone(), m.clone());
+            }
+        }
+        drop(wal);
+        Ok((out, pos))
+    }
+
+    fn query_blocks(&self, mint: i64, maxt: i64) -> Vec<Arc<Block>> {
+        self.blocks()
+            .into_iter()
+            .filter(|b| b.meta().min_time <= maxt && b.meta().max_time > mint)
+            .collect()
+    }
+}
+
+impl Appendable for Db {
+    fn append(&self, req: &WriteRequest) -> std::result::Result<AppendOutcome, StorageError> {
+        let (out, pos) = self
+            .append_inner(req)
+            .map_err(|e| StorageError::Internal(e.to_string()))?;
+        if pos > 0 && self.opts.fsync == FsyncPolicy::Always {
+            self.sync
+                .sync_to(pos)
+                .map_err(|e| StorageError::Internal(e.to_string()))?;
+        }
+        let c = &self.counters;
+        Counters::add(&c.samples_appended, out.samples_written);
+        Counters::add(&c.samples_duplicate, out.duplicates);
+        Counters::add(&c.samples_too_old, out.too_old);
+        Counters::add(&c.series_created, out.series_created);
+        Ok(out)
+    }
+}
+
+impl Queryable for Db {
+    fn select(
+        &self,
+        mint: i64,
+        maxt: i64,
+        matchers: &[Matcher],
+    ) -> std::result::Result<Vec<Series>, StorageError> {
+        require_matchers(matchers)?;
+        let mut parts: Vec<Vec<(Labels, Vec<Sample>)>> = Vec::new();
+        for b in self.query_blocks(mint, maxt) {
+            parts.push(
+                b.select(mint, maxt, matchers)?
+                    .into_iter()
+                    .map(|s| (s.labels, s.samples))
+                    .collect(),
+            );
+        }
+        parts.push(self.head.select(mint, maxt, matchers));
+        Ok(compact::merge_series_lists(parts)
+            .into_iter()
+            .map(|(labels, samples)| Series { labels, samples })
+            .collect())
+    }
+
+    fn series(
+        &self,
+        mint: i64,
+        maxt: i64,
+        matchers: &[Matcher],
+    ) -> std::result::Result<Vec<Labels>, StorageError> {
+        require_matchers(matchers)?;
+        let mut all = self.head.series(mint, maxt, matchers);
+        for b in self.query_blocks(mint, maxt) {
+            all.extend(b.series(mint, maxt, matchers)?);
+        }
+        all.sort();
+        all.dedup();
+        Ok(all)
+    }
+
+    fn label_names(
+        &self,
+        mint: i64,
+        maxt: i64,
+        matcher_sets: &[Vec<Matcher>],
+    ) -> std::result::Result<Vec<String>, StorageError> {
+        let mut names: Vec<String> = Vec::new();
+        if matcher_sets.is_empty() {
+            names.extend(self.head.label_names());
+            for b in self.query_blocks(mint, maxt) {
+                names.extend(b.label_names(&[])?);
+            }
+        } else {
+            for ms in matcher_sets {
+                for l in self.series(mint, maxt, ms)? {
+                    names.extend(l.iter().map(|l| l.name.clone()));
+                }
+            }
+        }
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    fn label_values(
+        &self,
+        name: &str,
+        mint: i64,
+        maxt: i64,
+        matcher_sets: &[Vec<Matcher>],
+    ) -> std::result::Result<Vec<String>, StorageError> {
+        let mut values: Vec<String> = Vec::new();
+        if matcher_sets.is_empty() {
+            values.extend(self.head.label_values(name));
+            for b in self.query_blocks(mint, maxt) {
+                values.extend(b.label_values(name, &[])?);
+            }
+        } else {
+            for ms in matcher_sets {
+                for l in self.series(mint, maxt, ms)? {
+                    if let Some(v) = l.get(name) {
+                        values.push(v.to_string());
+                    }
+                }
+            }
+        }
+        values.sort();
+        values.dedup();
+        Ok(values)
+    }
+
+    fn metadata(&self) -> Vec<MetricMetadata> {
+        self.metadata
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+}
+
+fn require_matchers(matchers: &[Matcher]) -> std::result::Result<(), StorageError> {
+    if matchers.is_empty() || matchers.iter().all(|m| m.matches_empty()) {
+        return Err(StorageError::InvalidInput(
+            "match[] must contain at least one non-empty matcher".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn sort_blocks(blocks: &mut [Arc<Block>]) {
+    blocks.sort_by(|a, b| {
+        (a.meta().min_time, &a.meta().ulid).cmp(&(b.meta().min_time, &b.meta().ulid))
+    });
+}
+
+/// Groups moved series by block range and sorts each group by labels.
+fn group_by_range(moved: Vec<MovedData>, range: i64) -> BTreeMap<i64, Vec<MovedData>> {
+    let mut out: BTreeMap<i64, Vec<MovedData>> = BTreeMap::new();
+    for m in moved {
+        let mut parts: BTreeMap<i64, MovedData> = BTreeMap::new();
+        for c in m.chunks {
+            if c.num_samples() == 0 {
+                continue;
+            }
+            let k = c.min_time().div_euclid(range) * range;
+            parts
+                .entry(k)
+                .or_insert_with(|| MovedData {
+                    labels: m.labels.clone(),
+                    chunks: Vec::new(),
+                    ooo: Vec::new(),
+                })
+                .chunks
+                .push(c);
+        }
+        for s in m.ooo {
+            let k = s.t.div_euclid(range) * range;
+            parts
+                .entry(k)
+                .or_insert_with(|| MovedData {
+                    labels: m.labels.clone(),
+                    chunks: Vec::new(),
+                    ooo: Vec::new(),
+                })
+                .ooo
+                .push(s);
+        }
+        for (k, p) in parts {
+            out.entry(k).or_default().push(p);
+        }
+    }
+    for g in out.values_mut() {
+        g.sort_by(|a, b| a.labels.cmp(&b.labels));
+    }
+    out
+}
+
+/// Decodes moved chunks and merges the out-of-order samples in.
+fn moved_samples(m: &MovedData) -> Result<Vec<Sample>> {
+    let mut s: Vec<Sample> = Vec::with_capacity(m.chunks.iter().map(|c| c.num_samples()).sum());
+    for c in &m.chunks {
+        s.extend(c.iter());
+    }
+    // In-order chunks of one series are increasing, but chunks moved by an earlier cut
+    // and re-created later may interleave: sort to be safe, keeping the first of equals.
+    if !s.windows(2).all(|w| w[0].t < w[1].t) {
+        s.sort_by_key(|x| x.t);
+        s.dedup_by_key(|x| x.t);
+    }
+    Ok(crate::head::merge_sorted(s, &m.ooo))
+}
+
+/// Serialises the head and metadata as a checkpoint file (docs/formats/checkpoint.md).
+fn build_checkpoint(head: &Head, md: &BTreeMap<String, MetricMetadata>) -> Vec<u8> {
+    const FLUSH_AT: usize = 1 << 20;
+    let mut out = wal::file_header(wal::CHECKPOINT_MAGIC).to_vec();
+    let mut series = Vec::new();
+    let mut chunks = Vec::new();
+    let mut samples = Vec::new();
+    let flush = |out: &mut Vec<u8>,
+                 series: &mut Vec<u8>,
+                 chunks: &mut Vec<u8>,
+                 samples: &mut Vec<u8>,
+                 force: bool| {
+        if force || series.len() + chunks.len() + samples.len() > FLUSH_AT {
+            // Series first: chunk and sample records refer to their ids.
+            for (typ, p) in [
+                (TYPE_SERIES, &mut *series),
+                (TYPE_CHUNKS, &mut *chunks),
+                (TYPE_SAMPLES, &mut *samples),
+            ] {
+                if !p.is_empty() {
+                    wal::encode_record(out, typ, p);
+                    p.clear();
+                }
+            }
+        }
+    };
+    head.for_each_series(|s| {
+        let labels = s.labels();
+        record::encode_series(&mut series, [(s.id(), &labels)]);
+        let (closed, open, ooo) = s.snapshot();
+        if !closed.is_empty() {
+            record::encode_chunks(&mut chunks, s.id(), closed.iter().map(|c| c.as_slice()));
+        }
+        record::encode_samples(&mut samples, s.id(), &open);
+        record::encode_samples(&mut samples, s.id(), &ooo);
+        flush(&mut out, &mut series, &mut chunks, &mut samples, false);
+    });
+    flush(&mut out, &mut series, &mut chunks, &mut samples, true);
+    let mut md_payload = Vec::new();
+    record::encode_metadata(&mut md_payload, md.values());
+    if !md_payload.is_empty() {
+        wal::encode_record(&mut out, TYPE_METADATA, &md_payload);
+    }
+    out
+}
+
+/// Deletes segments below `first_kept` and checkpoints older than the newest.
+fn remove_wal_before(wal_dir: &Path, first_kept: u32) -> Result<()> {
+    let listing = wal::list(wal_dir)?;
+    for n in listing.segments.iter().filter(|&&n| n < first_kept) {
+        let p = wal::segment_path(wal_dir, *n);
+        std::fs::remove_file(&p).map_err(|e| TsdbError::io("remove", &p, e))?;
+    }
+    for (n, p) in &listing.checkpoints {
+        if *n < first_kept {
+            std::fs::remove_file(p).map_err(|e| TsdbError::io("remove", p, e))?;
+        }
+    }
+    fsutil::sync_dir(wal_dir)
+}
+
+/// Loads the newest checkpoint and replays the segments after it. Returns the number
+/// for the next segment to write.
+fn replay(
+    wal_dir: &Path,
+    head: &Head,
+    metadata: &mut BTreeMap<String, MetricMetadata>,
+    counters: &Counters,
+) -> Result<u32> {
+    let listing = wal::list(wal_dir)?;
+    let started = Instant::now();
+    let first = match listing.checkpoints.last() {
+        Some((n, path)) => {
+            info!(path = %path.display(), "loading WAL checkpoint");
+            match wal::read_segment(path, wal::CHECKPOINT_MAGIC, |typ, p| {
+                apply_record(head, metadata, counters, typ, p)
+            })? {
+                SegmentReadEnd::Clean { .. } => {}
+                SegmentReadEnd::Corrupt { error, .. } => {
+                    Counters::add(&counters.wal_corruptions, 1);
+                    warn!(%error, "checkpoint is corrupt; loaded the records before the damage");
+                }
+            }
+            *n
+        }
+        None => 0,
+    };
+    let segments: Vec<u32> = listing
+        .segments
+        .iter()
+        .copied()
+        .filter(|&n| n >= first)
+        .collect();
+    for n in listing.segments.iter().filter(|&&n| n < first) {
+        let p = wal::segment_path(wal_dir, *n);
+        std::fs::remove_file(&p).map_err(|e| TsdbError::io("remove", &p, e))?;
+    }
+    let total: u64 = segments
+        .iter()
+        .map(|n| {
+            std::fs::metadata(wal::segment_path(wal_dir, *n))
+                .map(|m| m.len())
+                .unwrap_or(0)
+        })
+        .sum();
+    let mut done: u64 = 0;
+    let mut last_report = Instant::now();
+    for (i, &n) in segments.iter().enumerate() {
+        let path = wal::segment_path(wal_dir, n);
+        let end = wal::read_segment(&path, wal::SEGMENT_MAGIC, |typ, p| {
+            apply_record(head, metadata, counters, typ, p)
+        })?;
+        match end {
+            SegmentReadEnd::Clean { len } => done += len,
+            SegmentReadEnd::Corrupt { error, offset } => {
+                Counters::add(&counters.wal_corruptions, 1);
+                done += offset;
+                if i + 1 == segments.len() {
+                    warn!(%error, "truncating torn WAL tail; records after this offset were never acknowledged");
+                    let f = File::options()
+                        .write(true)
+                        .open(&path)
+                        .map_err(|e| TsdbError::io("open", &path, e))?;
+                    f.set_len(offset)
+                        .map_err(|e| TsdbError::io("truncate", &path, e))?;
+                    f.sync_all().map_err(|e| TsdbError::io("fsync", &path, e))?;
+                } else {
+                    warn!(%error, "corrupt WAL segment in the middle of the log; skipping the rest of it and continuing");
+                }
+            }
+        }
+        if last_report.elapsed() > Duration::from_secs(2) || i + 1 == segments.len() {
+            last_report = Instant::now();
+            info!(
+                segment = n,
+                progress = format!(
+                    "{:.0}%",
+                    if total == 0 {
+                        100.0
+                    } else {
+                        done as f64 * 100.0 / total as f64
+                    }
+                ),
+                series = head.num_series(),
+                "replaying WAL"
+            );
+        }
+    }
+    info!(
+        segments = segments.len(),
+        series = head.num_series(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "WAL replay complete"
+    );
+    let last = segments.last().copied().unwrap_or(first.saturating_sub(1));
+    Ok(last.max(first.saturating_sub(1)) + 1)
+}
+
+fn apply_record(
+    head: &Head,
+    metadata: &mut BTreeMap<String, MetricMetadata>,
+    counters: &Counters,
+    typ: u8,
+    payload: &[u8],
+) -> Result<()> {
+    let bad = |e: String| TsdbError::Decode(format!("record type {typ}: {e}"));
+    match typ {
+        TYPE_SERIES => {
+            for r in record::decode_series(payload).map_err(bad)? {
+                head.insert(r.id, &r.labels);
+            }
+        }
+        TYPE_SAMPLES => {
+            let mut cur: Option<Arc<MemSeries>> = None;
+            record::decode_samples(payload, |id, s| {
+                if cur.as_ref().map(|c| c.id()) != Some(id) {
+                    cur = head.by_id(id);
+                }
+                match &cur {
+                    Some(series) => {
+                        head.append(series, s.t, s.v);
+                    }
+                    None => Counters::add(&counters.wal_replay_unknown_series, 1),
+                }
+                Ok(())
+            })
+            .map_err(bad)?;
+        }
+        TYPE_METADATA => {
+            for m in record::decode_metadata(payload).map_err(bad)? {
+                metadata.insert(m.metric_family.clone(), m);
+            }
+        }
+        TYPE_CHUNKS => {
+            record::decode_chunks(payload, |id, bytes| {
+                let c = XorChunk::from_bytes(bytes.to_vec()).map_err(|e| e.to_string())?;
+                match head.by_id(id) {
+                    Some(s) => head.restore_chunk(&s, c),
+                    None => Counters::add(&counters.wal_replay_unknown_series, 1),
+                }
+                Ok(())
+            })
+            .map_err(bad)?;
+        }
+        other => warn!(record_type = other, "skipping WAL record of unknown type"),
+    }
+    Ok(())
+}
+
+fn open_blocks(dir: &Path) -> Result<Vec<Arc<Block>>> {
+    let mut blocks = Vec::new();
+    let rd = std::fs::read_dir(dir).map_err(|e| TsdbError::io("read dir", dir, e))?;
+    for entry in rd {
+        let entry = entry.map_err(|e| TsdbError::io("read dir", dir, e))?;
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.ends_with(TMP_SUFFIX) || name.ends_with(DELETING_SUFFIX) {
+            std::fs::remove_dir_all(&path).map_err(|e| TsdbError::io("remove", &path, e))?;
+            continue;
+        }
+        if !path.is_dir() {
+            continue;
+        }
+        blocks.push(Arc::new(Block::open(&path)?));
+    }
+    // A crash after a compaction wrote its result but before it deleted the sources
+    // leaves both; the sources are redundant.
+    let replaced: Vec<String> = blocks
+        .iter()
+        .flat_map(|b| {
+            b.meta()
+                .sources
+                .iter()
+                .filter(|s| **s != b.meta().ulid)
+                .cloned()
+        })
+        .collect();
+    let (stale, mut keep): (Vec<_>, Vec<_>) = blocks
+        .into_iter()
+        .partition(|b| replaced.contains(&b.meta().ulid));
+    for b in stale {
+        info!(block = %b.meta().ulid, "removing block already merged by an interrupted compaction");
+        delete_block_dir(b.dir())?;
+    }
+    sort_blocks(&mut keep);
+    Ok(keep)
+}
+
+fn delete_block_dir(dir: &Path) -> Result<()> {
+    let mut doomed = dir.as_os_str().to_owned();
+    doomed.push(DELETING_SUFFIX);
+    let doomed = PathBuf::from(doomed);
+    std::fs::rename(dir, &doomed).map_err(|e| TsdbError::io("rename", dir, e))?;
+    std::fs::remove_dir_all(&doomed).map_err(|e| TsdbError::io("remove", &doomed, e))?;
+    if let Some(p) = dir.parent() {
+        fsutil::sync_dir(p)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

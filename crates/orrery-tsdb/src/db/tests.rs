@@ -1,0 +1,313 @@
+//! Database behaviour: appends, queries, restart, cuts, compaction and retention.
+
+use super::*;
+use orrery_model::{MatchOp, TimeSeries, STALE_NAN};
+
+const H: i64 = 3600 * 1000;
+
+fn opts() -> Options {
+    Options {
+        fsync: FsyncPolicy::Interval(Duration::from_secs(1)),
+        ..Options::default()
+    }
+}
+
+fn series(name: &str, inst: &str, samples: &[(i64, f64)]) -> TimeSeries {
+    TimeSeries {
+        labels: Labels::from_pairs([("__name__", name), ("instance", inst)]),
+        samples: samples.iter().map(|&(t, v)| Sample::new(t, v)).collect(),
+    }
+}
+
+fn req(ts: Vec<TimeSeries>) -> WriteRequest {
+    WriteRequest {
+        timeseries: ts,
+        metadata: vec![],
+    }
+}
+
+fn name_eq(n: &str) -> Vec<Matcher> {
+    vec![Matcher::equal("__name__", n)]
+}
+
+fn all(db: &Db, name: &str) -> Vec<Series> {
+    db.select(i64::MIN, i64::MAX, &name_eq(name)).unwrap()
+}
+
+/// A regular series `name{instance=i}` every 15s over `[from, to)`, value = t/1000.
+fn fill(db: &Db, name: &str, insts: usize, from: i64, to: i64) -> u64 {
+    let mut n = 0;
+    let mut t = from;
+    while t < to {
+        let ts = (0..insts)
+            .map(|i| series(name, &format!("h{i}"), &[(t, t as f64 / 1000.0)]))
+            .collect();
+        n += db.append(&req(ts)).unwrap().samples_written;
+        t += 15_000;
+    }
+    n
+}
+
+fn count_samples(db: &Db, name: &str) -> usize {
+    all(db, name).iter().map(|s| s.samples.len()).sum()
+}
+
+#[test]
+fn appended_samples_read_back_bit_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    let vals = [
+        (1000, 1.5),
+        (2000, f64::NAN),
+        (3000, STALE_NAN),
+        (4000, f64::INFINITY),
+        (5000, -0.0),
+    ];
+    let out = db.append(&req(vec![series("m", "a", &vals)])).unwrap();
+    assert_eq!(out.samples_written, 5);
+    assert_eq!(out.series_created, 1);
+    let got = all(&db, "m");
+    assert_eq!(got.len(), 1);
+    for (g, w) in got[0].samples.iter().zip(vals.iter()) {
+        assert!(g.bit_eq(&Sample::new(w.0, w.1)), "{g:?} vs {w:?}");
+    }
+}
+
+#[test]
+fn duplicate_keeps_first_and_out_of_order_window_is_enforced() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    let t0 = 100 * H;
+    db.append(&req(vec![series("m", "a", &[(t0, 1.0)])]))
+        .unwrap();
+    let out = db
+        .append(&req(vec![series(
+            "m",
+            "a",
+            &[
+                (t0, 2.0),
+                (t0 - 60_000, 3.0),
+                (t0 - 60_000, 4.0),
+                (t0 - 11 * 60_000, 5.0),
+            ],
+        )]))
+        .unwrap();
+    assert_eq!(out.samples_written, 1);
+    assert_eq!(out.duplicates, 2);
+    assert_eq!(out.too_old, 1);
+    let s = &all(&db, "m")[0].samples;
+    assert_eq!(s, &[Sample::new(t0 - 60_000, 3.0), Sample::new(t0, 1.0)]);
+}
+
+#[test]
+fn restart_replays_everything_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = {
+        let db = Db::open(dir.path(), opts()).unwrap();
+        let n = fill(&db, "m", 20, 0, H);
+        db.append(&req(vec![series("m", "h0", &[(H - 30_000 + 1, 7.0)])]))
+            .unwrap();
+        n + 1
+    };
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert_eq!(count_samples(&db, "m") as u64, written);
+    // Appending after a restart continues the same series, not a new one.
+    let out = db
+        .append(&req(vec![series("m", "h0", &[(H, 1.0)])]))
+        .unwrap();
+    assert_eq!(out.series_created, 0);
+}
+
+#[test]
+fn second_open_of_the_same_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let _db = Db::open(dir.path(), opts()).unwrap();
+    let err = Db::open(dir.path(), opts())
+        .err()
+        .expect("second open must fail");
+    assert!(matches!(err, TsdbError::Locked { .. }), "{err}");
+    assert!(err.to_string().contains("locked by another process"));
+}
+
+#[test]
+fn torn_wal_tail_is_truncated_and_earlier_writes_survive() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Db::open(dir.path(), opts()).unwrap();
+        fill(&db, "m", 3, 0, 10 * 15_000);
+    }
+    let listing = wal::list(&dir.path().join(WAL_DIR)).unwrap();
+    let last = wal::segment_path(&dir.path().join(WAL_DIR), *listing.segments.last().unwrap());
+    let len = std::fs::metadata(&last).unwrap().len();
+    // Chop a few bytes off the last record, as a crash mid-write would.
+    let f = File::options().write(true).open(&last).unwrap();
+    f.set_len(len - 5).unwrap();
+    drop(f);
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert_eq!(count_samples(&db, "m"), 27);
+    let m = db.metrics();
+    let corrupt = m
+        .iter()
+        .find(|m| m.name == "orrery_tsdb_wal_corruptions_total")
+        .unwrap();
+    assert_eq!(corrupt.value, 1.0);
+    drop(db);
+    // The truncation is durable: the next start is clean.
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert_eq!(count_samples(&db, "m"), 27);
+}
+
+#[test]
+fn flush_persists_head_to_blocks_and_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = {
+        let db = Db::open(dir.path(), opts()).unwrap();
+        let n = fill(&db, "m", 50, 0, 3 * H);
+        db.flush().unwrap();
+        assert_eq!(db.head.num_series(), 0);
+        assert_eq!(db.blocks().len(), 2, "3h of data spans two 2h ranges");
+        assert_eq!(count_samples(&db, "m") as u64, n);
+        n
+    };
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert_eq!(count_samples(&db, "m") as u64, n);
+    // Only the newest checkpoint and the current segment remain.
+    let listing = wal::list(&dir.path().join(WAL_DIR)).unwrap();
+    assert_eq!(listing.checkpoints.len(), 1);
+}
+
+#[test]
+fn overlapping_flushes_are_merged_by_compaction_keeping_first_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    fill(&db, "m", 5, 0, 30 * 60_000);
+    db.flush().unwrap();
+    // Same range again: one duplicate timestamp with a different value, one new one.
+    db.append(&req(vec![series(
+        "m",
+        "h0",
+        &[(0, 999.0), (30 * 60_000 - 1, 5.0)],
+    )]))
+    .unwrap();
+    db.flush().unwrap();
+    assert_eq!(db.blocks().len(), 2);
+    let before = all(&db, "m");
+    db.maintain().unwrap();
+    assert_eq!(db.blocks().len(), 1, "overlapping blocks must be merged");
+    let after = all(&db, "m");
+    assert_eq!(before, after);
+    let h0 = &after[0].samples;
+    assert_eq!(h0[0], Sample::new(0, 0.0), "first value kept");
+    assert_eq!(h0.last().unwrap(), &Sample::new(30 * 60_000 - 1, 5.0));
+}
+
+#[test]
+fn head_is_cut_into_blocks_when_it_spans_one_and_a_half_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = {
+        let db = Db::open(dir.path(), opts()).unwrap();
+        let n = fill(&db, "m", 10, 0, 4 * H);
+        db.maintain().unwrap();
+        let blocks = db.blocks();
+        assert_eq!(blocks.len(), 1);
+        assert_eq!(
+            (blocks[0].meta().min_time, blocks[0].meta().max_time),
+            (0, 2 * H)
+        );
+        assert!(db.head.min_time() >= 2 * H);
+        assert_eq!(count_samples(&db, "m") as u64, n);
+        n
+    };
+    // Restart from checkpoint + newer segments: nothing lost, nothing doubled.
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert_eq!(count_samples(&db, "m") as u64, n);
+}
+
+#[test]
+fn retention_deletes_blocks_older_than_the_horizon() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts();
+    o.retention_ms = 4 * H;
+    let db = Db::open(dir.path(), o).unwrap();
+    fill(&db, "old", 2, 0, H);
+    db.flush().unwrap();
+    fill(&db, "new", 2, 10 * H, 11 * H);
+    db.flush().unwrap();
+    db.maintain().unwrap();
+    assert!(all(&db, "old").is_empty());
+    assert_eq!(all(&db, "new").len(), 2);
+    let m = db.metrics();
+    assert_eq!(
+        m.iter()
+            .find(|m| m.name == "orrery_tsdb_retention_time_deletions_total")
+            .unwrap()
+            .value,
+        1.0
+    );
+}
+
+#[test]
+fn size_retention_deletes_oldest_blocks_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts();
+    o.retention_bytes = 1;
+    let db = Db::open(dir.path(), o).unwrap();
+    fill(&db, "m", 2, 0, H);
+    db.flush().unwrap();
+    db.maintain().unwrap();
+    assert!(db.blocks().is_empty());
+}
+
+#[test]
+fn labels_and_series_queries_cover_head_and_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    fill(&db, "a", 2, 0, 60_000);
+    db.flush().unwrap();
+    fill(&db, "b", 1, 60_000, 120_000);
+    assert_eq!(db.label_names(0, H, &[]).unwrap(), ["__name__", "instance"]);
+    assert_eq!(db.label_values("__name__", 0, H, &[]).unwrap(), ["a", "b"]);
+    assert_eq!(
+        db.label_values("instance", 0, H, &[name_eq("b")]).unwrap(),
+        ["h0"]
+    );
+    let re = Matcher::new(MatchOp::Regex, "__name__", "a|b").unwrap();
+    assert_eq!(db.series(0, H, &[re]).unwrap().len(), 3);
+    // Time bounds apply.
+    assert_eq!(db.series(100_000, H, &name_eq("a")).unwrap().len(), 0);
+    let err = db
+        .select(0, H, &[Matcher::new(MatchOp::Regex, "x", ".*").unwrap()])
+        .unwrap_err();
+    assert!(err.to_string().contains("non-empty matcher"));
+}
+
+#[test]
+fn metadata_survives_restart_and_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = MetricMetadata {
+        metric_family: "m".into(),
+        kind: orrery_model::MetricType::Gauge,
+        help: "h".into(),
+        unit: "".into(),
+    };
+    {
+        let db = Db::open(dir.path(), opts()).unwrap();
+        let mut r = req(vec![series("m", "a", &[(1, 1.0)])]);
+        r.metadata.push(md.clone());
+        db.append(&r).unwrap();
+        db.flush().unwrap();
+    }
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert_eq!(db.metadata(), vec![md]);
+}
+
+#[test]
+fn invalid_options_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts();
+    o.block_range_ms = 5;
+    assert!(matches!(
+        Db::open(dir.path(), o),
+        Err(TsdbError::InvalidOption(_))
+    ));
+}

@@ -1,0 +1,222 @@
+//! The head: in-memory series with compressed chunks, an inverted label index, and
+//! out-of-order buffers. Everything not yet in a block lives here.
+//!
+//! Concurrency contract: appends and cuts are serialised by the caller (`Db` holds
+//! its append lock); queries run concurrently with both. The index is behind one
+//! `RwLock` taken briefly; each series' samples are behind its own `Mutex`, so a long
+//! query never blocks ingestion for more than one series at a time.
+//!
+//! Design constraints:
+//! 1. A chunk never crosses a multiple of the block range, so cutting a block out of
+//!    the head moves whole chunks and never re-encodes.
+//! 2. In-order samples go to an appendable XOR chunk closed at `max_chunk_samples`.
+//!    Older samples (within the window the caller enforces) go to a small sorted
+//!    buffer per series; a timestamp already present is a duplicate and the first
+//!    value stays.
+//! 3. Memory per series is a design target: label strings are interned, closed chunks
+//!    are shrunk to fit.
+
+mod index;
+mod series;
+
+pub(crate) use series::{merge_sorted, AppendResult, MemSeries, MovedData};
+
+use crate::chunkenc::xor::XorChunk;
+use index::Index;
+use orrery_model::{Labels, Matcher, Sample};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// Head settings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HeadOptions {
+    /// Block range in ms: chunks never cross a multiple of it.
+    pub chunk_range: i64,
+    /// Samples after which an in-order chunk is closed.
+    pub max_chunk_samples: usize,
+}
+
+/// The in-memory part of the database.
+pub(crate) struct Head {
+    opts: HeadOptions,
+    index: RwLock<Index>,
+    next_id: AtomicU64,
+    /// Smallest timestamp held, `i64::MAX` when empty.
+    min_time: AtomicI64,
+    /// Largest timestamp ever appended (kept across cuts; it anchors the out-of-order
+    /// window and retention).
+    max_time: AtomicI64,
+}
+
+impl Head {
+    pub fn new(opts: HeadOptions) -> Self {
+        Head {
+            opts,
+            index: RwLock::new(Index::default()),
+            next_id: AtomicU64::new(1),
+            min_time: AtomicI64::new(i64::MAX),
+            max_time: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Index> {
+        // A panic while holding the lock is a bug elsewhere; the index itself is only
+        // mutated by short, non-panicking code, so its data is still consistent.
+        self.index.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Index> {
+        self.index.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn min_time(&self) -> i64 {
+        self.min_time.load(Ordering::Acquire)
+    }
+
+    pub fn max_time(&self) -> i64 {
+        self.max_time.load(Ordering::Acquire)
+    }
+
+    pub fn num_series(&self) -> usize {
+        self.read().len()
+    }
+
+    /// Raises the newest-sample time without a sample, so the out-of-order window is
+    /// anchored to data already in blocks after a restart.
+    pub fn append_bound(&self, t: i64) {
+        self.max_time.fetch_max(t, Ordering::AcqRel);
+    }
+
+    /// Finds the series with exactly these labels.
+    pub fn get(&self, labels: &Labels) -> Option<Arc<MemSeries>> {
+        self.read().get(labels)
+    }
+
+    /// Reserves an id for a series about to be created (after its WAL record is written).
+    pub fn reserve_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::AcqRel)
+    }
+
+    /// Inserts a series under a given id (from [`Head::reserve_id`] or from the WAL).
+    /// If a series with these labels exists already, returns it instead.
+    pub fn insert(&self, id: u64, labels: &Labels) -> Arc<MemSeries> {
+        self.next_id.fetch_max(id + 1, Ordering::AcqRel);
+        let mut idx = self.write();
+        if let Some(s) = idx.get(labels) {
+            return s;
+        }
+        idx.insert(id, labels)
+    }
+
+    /// The series with this id, for WAL replay.
+    pub fn by_id(&self, id: u64) -> Option<Arc<MemSeries>> {
+        self.read().by_id(id)
+    }
+
+    /// Appends one sample to a series, updating the head's time bounds.
+    pub fn append(&self, s: &MemSeries, t: i64, v: f64) -> AppendResult {
+        let r = s.append(t, v, &self.opts);
+        if r != AppendResult::Duplicate {
+            self.min_time.fetch_min(t, Ordering::AcqRel);
+            self.max_time.fetch_max(t, Ordering::AcqRel);
+        }
+        r
+    }
+
+    /// Restores a closed chunk read from a checkpoint.
+    pub fn restore_chunk(&self, s: &MemSeries, c: XorChunk) {
+        if c.num_samples() > 0 {
+            self.min_time.fetch_min(c.min_time(), Ordering::AcqRel);
+            self.max_time.fetch_max(c.max_time(), Ordering::AcqRel);
+        }
+        s.restore_chunk(c);
+    }
+
+    /// Ids of series matching all matchers, sorted.
+    fn matching(&self, matchers: &[Matcher]) -> Vec<Arc<MemSeries>> {
+        let idx = self.read();
+        idx.select(matchers)
+    }
+
+    /// Series matching `matchers` with samples in `[mint, maxt]`, sorted by labels.
+    pub fn select(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Vec<(Labels, Vec<Sample>)> {
+        let mut out: Vec<(Labels, Vec<Sample>)> = self
+            .matching(matchers)
+            .into_iter()
+            .filter_map(|s| {
+                let samples = s.samples(mint, maxt);
+                (!samples.is_empty()).then(|| (s.labels(), samples))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Label sets of matching series with data in `[mint, maxt]`.
+    pub fn series(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Vec<Labels> {
+        let mut out: Vec<Labels> = self
+            .matching(matchers)
+            .into_iter()
+            .filter(|s| s.has_data_in(mint, maxt))
+            .map(|s| s.labels())
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// All label names in the index.
+    pub fn label_names(&self) -> Vec<String> {
+        self.read().label_names()
+    }
+
+    /// All values of a label in the index.
+    pub fn label_values(&self, name: &str) -> Vec<String> {
+        self.read().label_values(name)
+    }
+
+    /// Number of chunks held (closed and open).
+    pub fn num_chunks(&self) -> u64 {
+        self.read().all().map(|s| s.num_chunks() as u64).sum()
+    }
+
+    /// Moves every sample with `t < before` out of the head and drops series left
+    /// with no data and no sample at or after `before`. The caller holds the append lock.
+    pub fn cut(&self, before: i64) -> Vec<MovedData> {
+        let all: Vec<Arc<MemSeries>> = self.read().all().cloned().collect();
+        let mut moved = Vec::new();
+        let mut dead = Vec::new();
+        let mut new_min = i64::MAX;
+        for s in all {
+            let (m, remaining_min, alive) = s.cut(before);
+            if let Some(m) = m {
+                moved.push(m);
+            }
+            if !alive {
+                dead.push(s.id());
+            }
+            new_min = new_min.min(remaining_min);
+        }
+        if !dead.is_empty() {
+            let mut idx = self.write();
+            for id in dead {
+                idx.remove(id);
+            }
+        }
+        self.min_time.store(new_min, Ordering::Release);
+        moved
+    }
+
+    /// Calls `f` with every live series, for checkpoints.
+    pub fn for_each_series(&self, mut f: impl FnMut(&MemSeries)) {
+        let all: Vec<Arc<MemSeries>> = self.read().all().cloned().collect();
+        for s in all {
+            f(&s);
+        }
+    }
+
+    /// Approximate heap bytes of the index and all series.
+    pub fn memory_bytes(&self) -> u64 {
+        let idx = self.read();
+        idx.memory_bytes() + idx.all().map(|s| s.memory_bytes() as u64).sum::<u64>()
+    }
+}

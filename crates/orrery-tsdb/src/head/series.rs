@@ -1,0 +1,241 @@
+//! One in-memory series: interned labels, closed chunks, the open chunk and the
+//! out-of-order buffer, all behind one mutex.
+
+use super::HeadOptions;
+use crate::chunkenc::xor::XorChunk;
+use orrery_model::{Label, Labels, Sample};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// What happened to an appended sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AppendResult {
+    /// Stored in order.
+    Appended,
+    /// Stored in the out-of-order buffer.
+    OutOfOrder,
+    /// The timestamp existed; the first value was kept.
+    Duplicate,
+}
+
+/// Data moved out of a series by a cut, to be written into blocks.
+pub(crate) struct MovedData {
+    pub labels: Labels,
+    pub chunks: Vec<XorChunk>,
+    pub ooo: Vec<Sample>,
+}
+
+/// An interned label pair.
+pub(crate) type SymPair = (Arc<str>, Arc<str>);
+
+pub(crate) struct MemSeries {
+    id: u64,
+    labels: Box<[SymPair]>,
+    data: Mutex<SeriesData>,
+}
+
+#[derive(Default)]
+struct SeriesData {
+    /// Closed chunks in time order (each in-order; out-of-order data is separate).
+    closed: Vec<XorChunk>,
+    /// The appendable chunk; may be empty.
+    open: XorChunk,
+    /// The open chunk must be closed before a sample at or after this time.
+    open_end: i64,
+    /// Sorted, unique out-of-order samples.
+    ooo: Vec<Sample>,
+    /// Timestamp of the newest in-order sample, `i64::MIN` when none.
+    last_t: i64,
+}
+
+impl MemSeries {
+    pub fn new(id: u64, labels: Box<[SymPair]>) -> Self {
+        MemSeries {
+            id,
+            labels,
+            data: Mutex::new(SeriesData {
+                last_t: i64::MIN,
+                open_end: i64::MIN,
+                ..Default::default()
+            }),
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub fn sym_labels(&self) -> &[SymPair] {
+        &self.labels
+    }
+
+    pub fn labels(&self) -> Labels {
+        Labels::from_sorted_unchecked(
+            self.labels
+                .iter()
+                .map(|(n, v)| Label::new(&**n, &**v))
+                .collect(),
+        )
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SeriesData> {
+        // The data is only mutated by non-panicking code; recover from poisoning.
+        self.data.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn append(&self, t: i64, v: f64, opts: &HeadOptions) -> AppendResult {
+        let mut d = self.lock();
+        if t > d.last_t {
+            if d.open.num_samples() > 0
+                && (d.open.num_samples() >= opts.max_chunk_samples || t >= d.open_end)
+            {
+                let mut c = std::mem::take(&mut d.open);
+                c.shrink_to_fit();
+                d.closed.push(c);
+            }
+            if d.open.num_samples() == 0 {
+                d.open_end = next_boundary(t, opts.chunk_range);
+            }
+            d.open.append(t, v);
+            d.last_t = t;
+            return AppendResult::Appended;
+        }
+        if t == d.last_t || d.contains(t) {
+            return AppendResult::Duplicate;
+        }
+        match d.ooo.binary_search_by_key(&t, |s| s.t) {
+            Ok(_) => AppendResult::Duplicate,
+            Err(i) => {
+                d.ooo.insert(i, Sample { t, v });
+                AppendResult::OutOfOrder
+            }
+        }
+    }
+
+    pub fn restore_chunk(&self, c: XorChunk) {
+        let mut d = self.lock();
+        if let Some(last) = c.last() {
+            d.last_t = d.last_t.max(last.t);
+        }
+        d.closed.push(c);
+    }
+
+    /// Samples in `[mint, maxt]`, sorted, in-order and out-of-order data merged.
+    pub fn samples(&self, mint: i64, maxt: i64) -> Vec<Sample> {
+        let d = self.lock();
+        let mut out = Vec::new();
+        for c in d.chunks() {
+            if c.num_samples() == 0 || c.max_time() < mint || c.min_time() > maxt {
+                continue;
+            }
+            out.extend(c.iter().filter(|s| s.t >= mint && s.t <= maxt));
+        }
+        let lo = d.ooo.partition_point(|s| s.t < mint);
+        let hi = d.ooo.partition_point(|s| s.t <= maxt);
+        if lo < hi {
+            out = merge_sorted(out, &d.ooo[lo..hi]);
+        }
+        out
+    }
+
+    pub fn has_data_in(&self, mint: i64, maxt: i64) -> bool {
+        let d = self.lock();
+        d.chunks()
+            .any(|c| c.num_samples() > 0 && c.max_time() >= mint && c.min_time() <= maxt)
+            || d.ooo.iter().any(|s| s.t >= mint && s.t <= maxt)
+    }
+
+    pub fn num_chunks(&self) -> usize {
+        let d = self.lock();
+        d.closed.len() + usize::from(d.open.num_samples() > 0)
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        let d = self.lock();
+        std::mem::size_of::<Self>()
+            + self.labels.len() * std::mem::size_of::<SymPair>()
+            + d.closed.capacity() * std::mem::size_of::<XorChunk>()
+            + d.chunks().map(|c| c.memory_bytes()).sum::<usize>()
+            + d.ooo.capacity() * std::mem::size_of::<Sample>()
+    }
+
+    /// Moves out everything before `before`. Returns the moved data (if any), the
+    /// smallest timestamp left, and whether the series should stay in the head.
+    pub fn cut(&self, before: i64) -> (Option<MovedData>, i64, bool) {
+        let mut d = self.lock();
+        let mut chunks = Vec::new();
+        let keep_from = d.closed.partition_point(|c| c.max_time() < before);
+        chunks.extend(d.closed.drain(..keep_from));
+        if d.open.num_samples() > 0 && d.open.max_time() < before {
+            chunks.push(std::mem::take(&mut d.open));
+            d.open_end = i64::MIN;
+        }
+        let split = d.ooo.partition_point(|s| s.t < before);
+        let ooo: Vec<Sample> = d.ooo.drain(..split).collect();
+        d.ooo.shrink_to_fit();
+        let remaining_min = d
+            .chunks()
+            .filter(|c| c.num_samples() > 0)
+            .map(|c| c.min_time())
+            .chain(d.ooo.first().map(|s| s.t))
+            .min()
+            .unwrap_or(i64::MAX);
+        let alive = remaining_min != i64::MAX || d.last_t >= before;
+        drop(d);
+        let moved = (!chunks.is_empty() || !ooo.is_empty()).then(|| MovedData {
+            labels: self.labels(),
+            chunks,
+            ooo,
+        });
+        (moved, remaining_min, alive)
+    }
+
+    /// A consistent copy of the series' data for a checkpoint: closed chunk bytes,
+    /// open-chunk samples (re-appended on load so the chunk stays appendable), and the
+    /// out-of-order samples.
+    pub fn snapshot(&self) -> (Vec<Vec<u8>>, Vec<Sample>, Vec<Sample>) {
+        let d = self.lock();
+        let closed = d.closed.iter().map(|c| c.bytes().to_vec()).collect();
+        let open = d.open.iter().collect();
+        (closed, open, d.ooo.clone())
+    }
+}
+
+impl SeriesData {
+    fn chunks(&self) -> impl Iterator<Item = &XorChunk> {
+        self.closed.iter().chain(std::iter::once(&self.open))
+    }
+
+    /// Whether an in-order chunk holds timestamp `t`.
+    fn contains(&self, t: i64) -> bool {
+        self.chunks()
+            .filter(|c| c.num_samples() > 0 && c.min_time() <= t && t <= c.max_time())
+            .any(|c| c.iter().any(|s| s.t == t))
+    }
+}
+
+/// The first multiple of `range` strictly after `t`.
+pub(crate) fn next_boundary(t: i64, range: i64) -> i64 {
+    (t.div_euclid(range) + 1).saturating_mul(range)
+}
+
+/// Merges two sorted sample lists with unique timestamps; on a tie `a` wins.
+pub(crate) fn merge_sorted(a: Vec<Sample>, b: &[Sample]) -> Vec<Sample> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i].t < b[j].t {
+            out.push(a[i]);
+            i += 1;
+        } else if a[i].t > b[j].t {
+            out.push(b[j]);
+            j += 1;
+        } else {
+            out.push(a[i]);
+            i += 1;
+            j += 1;
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}

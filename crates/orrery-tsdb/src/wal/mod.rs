@@ -1,0 +1,105 @@
+//! Write-ahead log framing: numbered segment files of checksummed, opaque records.
+//!
+//! This module knows bytes, not samples; `record.rs` gives records their meaning.
+//! The byte layout is specified in `docs/formats/wal.md`.
+//!
+//! Design constraints:
+//! 1. A record never spans segments; a segment is rolled when it passes the size limit.
+//! 2. Every record carries a CRC32C over its type byte and payload.
+//! 3. One writer (the caller serialises appends); readers only run before the writer
+//!    starts (replay) or on sealed segments.
+//! 4. A torn or corrupt tail is reported as a typed [`TsdbError::Corruption`] with the
+//!    segment path and offset; replay truncates the last segment there and goes on.
+
+mod reader;
+mod writer;
+
+pub use reader::{read_segment, SegmentReadEnd};
+pub use writer::{FsyncPolicy, SyncHandle, WalWriter};
+
+use crate::filenames::{checkpoint_name, segment_name, CHECKPOINT_PREFIX, TMP_SUFFIX};
+use crate::{Result, TsdbError};
+use std::path::{Path, PathBuf};
+
+/// Magic at the start of every WAL segment ("ORWL").
+pub const SEGMENT_MAGIC: [u8; 4] = *b"ORWL";
+/// Magic at the start of every checkpoint file ("ORCP").
+pub const CHECKPOINT_MAGIC: [u8; 4] = *b"ORCP";
+/// Current segment and checkpoint format version.
+pub const FORMAT_VERSION: u8 = 1;
+/// Bytes before the first record: magic, version, three reserved zero bytes.
+pub const FILE_HEADER_LEN: usize = 8;
+/// Bytes of a record header: payload length (u32le), CRC32C (u32le), type (u8).
+pub const RECORD_HEADER_LEN: usize = 9;
+/// Largest payload a record may have; bigger writes are split by the caller.
+pub const MAX_RECORD_LEN: usize = 64 << 20;
+
+/// Builds the 8-byte file header for a segment or checkpoint.
+pub fn file_header(magic: [u8; 4]) -> [u8; FILE_HEADER_LEN] {
+    [
+        magic[0],
+        magic[1],
+        magic[2],
+        magic[3],
+        FORMAT_VERSION,
+        0,
+        0,
+        0,
+    ]
+}
+
+/// Appends one framed record to `dst`.
+pub fn encode_record(dst: &mut Vec<u8>, typ: u8, payload: &[u8]) {
+    let mut crc = crc32c::crc32c(&[typ]);
+    crc = crc32c::crc32c_append(crc, payload);
+    dst.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    dst.extend_from_slice(&crc.to_le_bytes());
+    dst.push(typ);
+    dst.extend_from_slice(payload);
+}
+
+/// The WAL directory's contents: segment numbers and the newest checkpoint.
+#[derive(Debug, Default)]
+pub struct WalListing {
+    /// Segment numbers in increasing order.
+    pub segments: Vec<u32>,
+    /// Checkpoints as (first segment not covered, path), increasing.
+    pub checkpoints: Vec<(u32, PathBuf)>,
+}
+
+/// Lists segments and checkpoints, removing leftover temporary files from a crash.
+pub fn list(dir: &Path) -> Result<WalListing> {
+    let mut out = WalListing::default();
+    let rd = std::fs::read_dir(dir).map_err(|e| TsdbError::io("read dir", dir, e))?;
+    for entry in rd {
+        let entry = entry.map_err(|e| TsdbError::io("read dir", dir, e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let path = entry.path();
+        if name.ends_with(TMP_SUFFIX) {
+            std::fs::remove_file(&path).map_err(|e| TsdbError::io("remove", &path, e))?;
+        } else if let Some(n) = name.strip_prefix(CHECKPOINT_PREFIX) {
+            if let Ok(n) = n.parse::<u32>() {
+                out.checkpoints.push((n, path));
+            }
+        } else if let Ok(n) = name.parse::<u32>() {
+            out.segments.push(n);
+        }
+    }
+    out.segments.sort_unstable();
+    out.checkpoints.sort_by_key(|c| c.0);
+    Ok(out)
+}
+
+/// Path of segment `n` in `dir`.
+pub fn segment_path(dir: &Path, n: u32) -> PathBuf {
+    dir.join(segment_name(n))
+}
+
+/// Path of the checkpoint covering segments below `n`.
+pub fn checkpoint_path(dir: &Path, n: u32) -> PathBuf {
+    dir.join(checkpoint_name(n))
+}
+
+#[cfg(test)]
+mod tests;

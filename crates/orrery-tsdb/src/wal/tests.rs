@@ -1,0 +1,137 @@
+//! WAL framing tests: round trips, rolling, and every way a tail can be torn.
+
+use super::*;
+
+fn write_records(dir: &Path, records: &[(u8, Vec<u8>)], seg_bytes: u64) -> WalWriter {
+    let mut w = WalWriter::create(dir, 1, seg_bytes).unwrap();
+    for (t, p) in records {
+        w.append(&[(*t, p.as_slice())]).unwrap();
+    }
+    w.sync().unwrap();
+    w
+}
+
+fn read_all(path: &Path) -> (Vec<(u8, Vec<u8>)>, SegmentReadEnd) {
+    let mut got = Vec::new();
+    let end = read_segment(path, SEGMENT_MAGIC, |t, p| {
+        got.push((t, p.to_vec()));
+        Ok(())
+    })
+    .unwrap();
+    (got, end)
+}
+
+#[test]
+fn records_round_trip_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let recs: Vec<(u8, Vec<u8>)> = (0..100u8)
+        .map(|i| (i % 4 + 1, vec![i; i as usize]))
+        .collect();
+    write_records(dir.path(), &recs, 1 << 20);
+    let (got, end) = read_all(&segment_path(dir.path(), 1));
+    assert_eq!(got, recs);
+    assert!(matches!(end, SegmentReadEnd::Clean { .. }));
+}
+
+#[test]
+fn segments_roll_at_size_and_records_never_span_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let recs: Vec<(u8, Vec<u8>)> = (0..10u8).map(|i| (1, vec![i; 400_000])).collect();
+    let w = write_records(dir.path(), &recs, 1 << 20);
+    assert!(w.segment() > 1);
+    let listing = list(dir.path()).unwrap();
+    let mut got = Vec::new();
+    for n in listing.segments {
+        got.extend(read_all(&segment_path(dir.path(), n)).0);
+    }
+    assert_eq!(got, recs);
+}
+
+#[test]
+fn restart_after_torn_last_record_keeps_prior_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let recs: Vec<(u8, Vec<u8>)> = (0..5u8).map(|i| (2, vec![i; 50])).collect();
+    write_records(dir.path(), &recs, 1 << 20);
+    let path = segment_path(dir.path(), 1);
+    let full = std::fs::read(&path).unwrap();
+    // Every possible cut inside the last record keeps exactly the first four.
+    let last_start = full.len() - (RECORD_HEADER_LEN + 50);
+    for cut in last_start + 1..full.len() {
+        std::fs::write(&path, &full[..cut]).unwrap();
+        let (got, end) = read_all(&path);
+        assert_eq!(got, recs[..4], "cut at {cut}");
+        match end {
+            SegmentReadEnd::Corrupt { offset, error } => {
+                assert_eq!(offset as usize, last_start);
+                assert!(error.to_string().contains("torn"), "{error}");
+            }
+            other => panic!("cut at {cut}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn flipped_byte_is_reported_as_checksum_mismatch_with_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let recs: Vec<(u8, Vec<u8>)> = (0..3u8).map(|i| (2, vec![i; 20])).collect();
+    write_records(dir.path(), &recs, 1 << 20);
+    let path = segment_path(dir.path(), 1);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let second = FILE_HEADER_LEN + RECORD_HEADER_LEN + 20;
+    bytes[second + RECORD_HEADER_LEN + 3] ^= 0x40;
+    std::fs::write(&path, &bytes).unwrap();
+    let (got, end) = read_all(&path);
+    assert_eq!(got.len(), 1);
+    match end {
+        SegmentReadEnd::Corrupt { offset, error } => {
+            assert_eq!(offset as usize, second);
+            assert!(error.to_string().contains("checksum mismatch"), "{error}");
+            assert!(error.to_string().contains("00000001"), "{error}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn absurd_length_field_is_corruption_not_allocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = segment_path(dir.path(), 1);
+    let mut bytes = file_header(SEGMENT_MAGIC).to_vec();
+    bytes.extend_from_slice(&u32::MAX.to_le_bytes());
+    bytes.extend_from_slice(&[0; 5]);
+    std::fs::write(&path, &bytes).unwrap();
+    let (got, end) = read_all(&path);
+    assert!(got.is_empty());
+    assert!(matches!(end, SegmentReadEnd::Corrupt { offset: 8, .. }));
+}
+
+#[test]
+fn wrong_magic_and_future_version_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = segment_path(dir.path(), 1);
+    std::fs::write(&path, b"NOPE\x01\0\0\0").unwrap();
+    assert!(matches!(
+        read_all(&path).1,
+        SegmentReadEnd::Corrupt { offset: 0, .. }
+    ));
+    std::fs::write(&path, b"ORWL\x09\0\0\0").unwrap();
+    let err = read_segment(&path, SEGMENT_MAGIC, |_, _| Ok(())).unwrap_err();
+    assert!(err.to_string().contains("unsupported version"), "{err}");
+}
+
+#[test]
+fn format_constants_match_the_spec() {
+    // docs/formats/wal.md: magic "ORWL", version 1, 8-byte file header, 9-byte record header.
+    assert_eq!(&SEGMENT_MAGIC, b"ORWL");
+    assert_eq!(&CHECKPOINT_MAGIC, b"ORCP");
+    assert_eq!(FORMAT_VERSION, 1);
+    assert_eq!(FILE_HEADER_LEN, 8);
+    assert_eq!(RECORD_HEADER_LEN, 9);
+    let mut b = Vec::new();
+    encode_record(&mut b, 2, b"abc");
+    // len=3, crc32c(0x02 "abc"), type 2, payload.
+    assert_eq!(&b[..4], &3u32.to_le_bytes());
+    assert_eq!(&b[4..8], &crc32c::crc32c(b"\x02abc").to_le_bytes());
+    assert_eq!(b[8], 2);
+    assert_eq!(&b[9..], b"abc");
+}
