@@ -36,6 +36,35 @@ pub enum MetricType {
 }
 
 impl MetricType {
+    /// The number remote-write's `MetricType` enums (1.0 and 2.0 agree) give this type;
+    /// the WAL stores the same number.
+    pub fn code(self) -> u8 {
+        match self {
+            MetricType::Unknown => 0,
+            MetricType::Counter => 1,
+            MetricType::Gauge => 2,
+            MetricType::Histogram => 3,
+            MetricType::GaugeHistogram => 4,
+            MetricType::Summary => 5,
+            MetricType::Info => 6,
+            MetricType::StateSet => 7,
+        }
+    }
+
+    /// The inverse of [`MetricType::code`]; numbers it does not know are `Unknown`.
+    pub fn from_code(code: i64) -> Self {
+        match code {
+            1 => MetricType::Counter,
+            2 => MetricType::Gauge,
+            3 => MetricType::Histogram,
+            4 => MetricType::GaugeHistogram,
+            5 => MetricType::Summary,
+            6 => MetricType::Info,
+            7 => MetricType::StateSet,
+            _ => MetricType::Unknown,
+        }
+    }
+
     /// The lowercase name the Prometheus metadata API uses.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -108,7 +108,7 @@ pub fn decode_samples(
 pub fn encode_metadata<'a>(dst: &mut Vec<u8>, md: impl IntoIterator<Item = &'a MetricMetadata>) {
     for m in md {
         put_bytes(dst, m.metric_family.as_bytes());
-        dst.push(metric_type_code(m.kind));
+        dst.push(m.kind.code());
         put_bytes(dst, m.help.as_bytes());
         put_bytes(dst, m.unit.as_bytes());
     }
@@ -120,7 +120,7 @@ pub fn decode_metadata(payload: &[u8]) -> Result<Vec<MetricMetadata>, String> {
     let mut out = Vec::new();
     while d.remaining() > 0 {
         let metric_family = d.str()?.to_string();
-        let kind = metric_type_from_code(d.u8()?);
+        let kind = MetricType::from_code(i64::from(d.u8()?));
         let help = d.str()?.to_string();
         let unit = d.str()?.to_string();
         out.push(MetricMetadata {
@@ -205,32 +205,6 @@ impl<'a> Dec<'a> {
 fn put_bytes(dst: &mut Vec<u8>, b: &[u8]) {
     put_uvarint(dst, b.len() as u64);
     dst.extend_from_slice(b);
-}
-
-fn metric_type_code(t: MetricType) -> u8 {
-    match t {
-        MetricType::Unknown => 0,
-        MetricType::Counter => 1,
-        MetricType::Gauge => 2,
-        MetricType::Histogram => 3,
-        MetricType::GaugeHistogram => 4,
-        MetricType::Summary => 5,
-        MetricType::Info => 6,
-        MetricType::StateSet => 7,
-    }
-}
-
-fn metric_type_from_code(c: u8) -> MetricType {
-    match c {
-        1 => MetricType::Counter,
-        2 => MetricType::Gauge,
-        3 => MetricType::Histogram,
-        4 => MetricType::GaugeHistogram,
-        5 => MetricType::Summary,
-        6 => MetricType::Info,
-        7 => MetricType::StateSet,
-        _ => MetricType::Unknown,
-    }
 }
 
 #[cfg(test)]

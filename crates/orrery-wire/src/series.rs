@@ -144,30 +144,12 @@ pub(crate) fn truncate(s: &str) -> String {
 /// The model type of a protobuf `MetricType` number (identical in 1.0 and 2.0);
 /// numbers this code does not know map to [`MetricType::Unknown`].
 pub(crate) fn metric_type_from_proto(n: i32) -> MetricType {
-    match n {
-        1 => MetricType::Counter,
-        2 => MetricType::Gauge,
-        3 => MetricType::Histogram,
-        4 => MetricType::GaugeHistogram,
-        5 => MetricType::Summary,
-        6 => MetricType::Info,
-        7 => MetricType::StateSet,
-        _ => MetricType::Unknown,
-    }
+    MetricType::from_code(i64::from(n))
 }
 
 /// The protobuf number of a model type.
 pub(crate) fn metric_type_to_proto(t: MetricType) -> i32 {
-    match t {
-        MetricType::Unknown => 0,
-        MetricType::Counter => 1,
-        MetricType::Gauge => 2,
-        MetricType::Histogram => 3,
-        MetricType::GaugeHistogram => 4,
-        MetricType::Summary => 5,
-        MetricType::Info => 6,
-        MetricType::StateSet => 7,
-    }
+    i32::from(t.code())
 }
 
 /// Suffixes of the classic series of a histogram or summary family.

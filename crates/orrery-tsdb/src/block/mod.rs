@@ -191,11 +191,7 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     f.sync_all().map_err(|e| TsdbError::io("fsync", path, e))
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| TsdbError::io("fsync dir", dir, e))
-}
+use crate::fsutil::sync_dir;
 
 /// An open, verified block.
 #[derive(Debug)]
