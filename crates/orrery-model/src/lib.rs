@@ -6,12 +6,14 @@
 //! at the bottom of the dependency graph (see DESIGN.md).
 #![deny(missing_docs)]
 
+mod batch;
 mod error;
 mod labels;
 mod matcher;
 mod sample;
 mod traits;
 
+pub use batch::{LabelsRef, SeriesSpan, WriteBatch};
 pub use error::{MatcherError, StorageError};
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher};

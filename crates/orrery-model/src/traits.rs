@@ -2,7 +2,7 @@
 //! takes it, and how queries read it back. `orrery-tsdb` implements both traits;
 //! `orrery-promql` and the HTTP API read through [`Queryable`] only.
 
-use crate::{Labels, Matcher, Sample, StorageError};
+use crate::{Labels, Matcher, Sample, StorageError, WriteBatch};
 
 /// One series with its samples in a write.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,10 +137,15 @@ impl AppendOutcome {
 /// Storage that takes writes. A successful return means the write is durable
 /// according to the configured WAL policy.
 pub trait Appendable: Send + Sync {
-    /// Appends a whole request atomically with respect to validation: either every
+    /// Appends a whole batch atomically with respect to validation: either every
     /// sample is considered (and stored or counted) or an error is returned and nothing
     /// changed.
-    fn append(&self, req: &WriteRequest) -> Result<AppendOutcome, StorageError>;
+    fn append_batch(&self, batch: &WriteBatch<'_>) -> Result<AppendOutcome, StorageError>;
+
+    /// [`Appendable::append_batch`] for an owned request.
+    fn append(&self, req: &WriteRequest) -> Result<AppendOutcome, StorageError> {
+        self.append_batch(&WriteBatch::from_request(req))
+    }
 }
 
 /// A series and its samples in a queried time range, sorted by timestamp.

@@ -24,9 +24,10 @@ use crate::telemetry::{Counters, MetricKind, MetricValue};
 use crate::wal::{self, FsyncPolicy, SegmentReadEnd, WalWriter};
 use crate::{compact, fsutil, Result, TsdbError};
 use orrery_model::{
-    AppendOutcome, Appendable, Labels, Matcher, MetricMetadata, Queryable, Sample, Series,
-    StorageError, WriteRequest,
+    AppendOutcome, Appendable, Labels, LabelsRef, Matcher, MetricMetadata, Queryable, Sample,
+    Series, StorageError, WriteBatch,
 };
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -460,7 +461,7 @@ impl Db {
         out
     }
 
-    fn append_inner(&self, req: &WriteRequest) -> Result<(AppendOutcome, u64)> {
+    fn append_inner(&self, batch: &WriteBatch<'_>) -> Result<(AppendOutcome, u64)> {
         let mut out = AppendOutcome::default();
         let mut wal = lock(&self.wal);
         let max_t = self.head.max_time();
@@ -474,27 +475,33 @@ impl Db {
             Existing(Arc<MemSeries>),
             New(u64),
         }
-        let mut new_series: Vec<(u64, &Labels)> = Vec::new();
-        let mut new_by_labels: HashMap<&Labels, u64> = HashMap::new();
-        let mut targets: Vec<(Target, Vec<Sample>)> = Vec::with_capacity(req.timeseries.len());
-        let mut samples_payload = Vec::with_capacity(req.sample_count() * 10 + 16);
-        for ts in &req.timeseries {
-            let accepted: Vec<Sample> = ts
-                .samples
-                .iter()
-                .copied()
-                .filter(|s| s.t >= min_valid)
-                .collect();
-            out.too_old += (ts.samples.len() - accepted.len()) as u64;
+        // Only series not in the head yet are copied out of the request buffer.
+        let mut new_series: Vec<(u64, Labels)> = Vec::new();
+        let mut new_by_labels: HashMap<LabelsRef<'_>, u64> = HashMap::new();
+        let mut targets: Vec<(Target, Cow<'_, [Sample]>)> = Vec::with_capacity(batch.series.len());
+        let mut samples_payload = Vec::with_capacity(batch.sample_count() * 10 + 16);
+        for (labels, samples) in batch.iter() {
+            let accepted: Cow<'_, [Sample]> = if samples.iter().all(|s| s.t >= min_valid) {
+                Cow::Borrowed(samples)
+            } else {
+                Cow::Owned(
+                    samples
+                        .iter()
+                        .copied()
+                        .filter(|s| s.t >= min_valid)
+                        .collect(),
+                )
+            };
+            out.too_old += (samples.len() - accepted.len()) as u64;
             if accepted.is_empty() {
                 continue;
             }
-            let target = match self.head.get(&ts.labels) {
+            let target = match self.head.get(labels) {
                 Some(s) => Target::Existing(s),
                 None => {
-                    let id = *new_by_labels.entry(&ts.labels).or_insert_with(|| {
+                    let id = *new_by_labels.entry(labels).or_insert_with(|| {
                         let id = self.head.reserve_id();
-                        new_series.push((id, &ts.labels));
+                        new_series.push((id, labels.to_labels()));
                         id
                     });
                     Target::New(id)
@@ -509,16 +516,17 @@ impl Db {
         }
         let md_changed: Vec<&MetricMetadata> = {
             let md = self.metadata.read().unwrap_or_else(|p| p.into_inner());
-            req.metadata
+            batch
+                .metadata
                 .iter()
-                .filter(|m| md.get(&m.metric_family) != Some(m))
+                .filter(|m| md.get(&m.metric_family) != Some(*m))
                 .collect()
         };
 
         let mut series_payload = Vec::new();
         record::encode_series(
             &mut series_payload,
-            new_series.iter().map(|(id, l)| (*id, *l)),
+            new_series.iter().map(|(id, l)| (*id, l)),
         );
         let mut md_payload = Vec::new();
         record::encode_metadata(&mut md_payload, md_changed.iter().copied());
@@ -552,7 +560,7 @@ impl Db {
                     None => return Err(TsdbError::Bug(format!("series {id} not created"))),
                 },
             };
-            for x in samples {
+            for x in samples.iter() {
                 match self.head.append(s, x.t, x.v) {
                     AppendResult::Appended => out.samples_written += 1,
                     AppendResult::OutOfOrder => {
@@ -582,9 +590,12 @@ impl Db {
 }
 
 impl Appendable for Db {
-    fn append(&self, req: &WriteRequest) -> std::result::Result<AppendOutcome, StorageError> {
+    fn append_batch(
+        &self,
+        batch: &WriteBatch<'_>,
+    ) -> std::result::Result<AppendOutcome, StorageError> {
         let (out, pos) = self
-            .append_inner(req)
+            .append_inner(batch)
             .map_err(|e| StorageError::Internal(e.to_string()))?;
         if pos > 0 && self.opts.fsync == FsyncPolicy::Always {
             self.sync

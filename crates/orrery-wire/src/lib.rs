@@ -23,6 +23,7 @@
 use std::fmt;
 
 mod error;
+mod fast_v1;
 mod negotiate;
 mod proto;
 mod series;
@@ -141,6 +142,76 @@ pub fn decode_write(
     match version {
         Version::V1 => v1::decode(&raw, limits),
         Version::V2 => v2::decode(&raw, limits),
+    }
+}
+
+/// A write body after content negotiation and decompression, not decoded yet.
+#[derive(Debug)]
+pub struct RawWrite {
+    /// The version the content type announced.
+    pub version: Version,
+    /// The decompressed protobuf bytes.
+    pub raw: Vec<u8>,
+}
+
+/// A decoded write whose strings borrow from a [`RawWrite`] (1.0) or from an owned
+/// request (2.0).
+#[derive(Debug)]
+pub struct DecodedBatch<'a> {
+    /// The validated series, samples and metadata.
+    pub batch: orrery_model::WriteBatch<'a>,
+    /// The version decoded.
+    pub version: Version,
+    /// Native histogram samples found (not decoded; the caller decides).
+    pub histograms: u64,
+    /// Exemplars found (not decoded; the caller decides).
+    pub exemplars: u64,
+}
+
+/// Checks the headers and decompresses the body, with the same errors as
+/// [`decode_write`].
+pub fn decompress_write(
+    content_type: Option<&str>,
+    content_encoding: Option<&str>,
+    body: &[u8],
+    limits: &Limits,
+) -> Result<RawWrite, WireError> {
+    let version = negotiate::version_for(content_type)?;
+    negotiate::check_encoding(content_encoding)?;
+    let raw = snappy::decompress(body, limits.max_decompressed_bytes)?;
+    Ok(RawWrite { version, raw })
+}
+
+impl RawWrite {
+    /// Decodes and validates with exactly [`decode_write`]'s rules and errors. A 1.0
+    /// body is scanned without copying label strings; a 2.0 body is decoded into
+    /// `slot`, which the batch then borrows.
+    pub fn decode<'a>(
+        &'a self,
+        limits: &Limits,
+        slot: &'a mut Option<orrery_model::WriteRequest>,
+    ) -> Result<DecodedBatch<'a>, WireError> {
+        if self.version == Version::V1 {
+            if let Some(f) = fast_v1::decode(&self.raw, limits) {
+                return Ok(DecodedBatch {
+                    batch: f.batch,
+                    version: Version::V1,
+                    histograms: 0,
+                    exemplars: 0,
+                });
+            }
+        }
+        let d = match self.version {
+            Version::V1 => v1::decode(&self.raw, limits)?,
+            Version::V2 => v2::decode(&self.raw, limits)?,
+        };
+        let req = slot.insert(d.request);
+        Ok(DecodedBatch {
+            batch: orrery_model::WriteBatch::from_request(req),
+            version: d.version,
+            histograms: d.histograms,
+            exemplars: d.exemplars,
+        })
     }
 }
 

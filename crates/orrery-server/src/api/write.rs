@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use orrery_model::Appendable;
-use orrery_wire::{decode_write, Version};
+use orrery_wire::{decompress_write, Version};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -62,14 +62,15 @@ pub(crate) async fn remote_write(
     let st = state.clone();
     let result = tokio::task::spawn_blocking(move || {
         let limits = st.cfg.limits.wire_limits();
-        let decoded = match decode_write(content_type.as_deref(), content_encoding.as_deref(), &bytes, &limits) {
-            Ok(d) => d,
-            Err(e) => {
-                st.metrics.rejected("invalid");
-                let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-                return Err((status, e.to_string()));
-            }
+        let reject = |e: orrery_wire::WireError| {
+            st.metrics.rejected("invalid");
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            (status, e.to_string())
         };
+        let raw = decompress_write(content_type.as_deref(), content_encoding.as_deref(), &bytes, &limits)
+            .map_err(reject)?;
+        let mut slot = None;
+        let decoded = raw.decode(&limits, &mut slot).map_err(reject)?;
         if decoded.histograms > 0 || decoded.exemplars > 0 {
             st.metrics.rejected("unsupported");
             return Err((
@@ -80,9 +81,9 @@ pub(crate) async fn remote_write(
                 ),
             ));
         }
-        let n = decoded.request.sample_count() as u64;
+        let n = decoded.batch.sample_count() as u64;
         st.metrics.remote_write_samples.fetch_add(n, Ordering::Relaxed);
-        match st.db.append(&decoded.request) {
+        match st.db.append_batch(&decoded.batch) {
             Ok(out) => Ok((decoded.version, n, out)),
             Err(e) => {
                 st.metrics.rejected("storage");

@@ -1,7 +1,7 @@
 //! Database behaviour: appends, queries, restart, cuts, compaction and retention.
 
 use super::*;
-use orrery_model::{MatchOp, TimeSeries, STALE_NAN};
+use orrery_model::{MatchOp, TimeSeries, WriteRequest, STALE_NAN};
 
 const H: i64 = 3600 * 1000;
 

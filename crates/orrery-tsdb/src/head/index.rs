@@ -3,10 +3,9 @@
 
 use super::series::{MemSeries, SymPair};
 use crate::postings::{postings_for_matchers, PostingsSource};
-use orrery_model::{Labels, Matcher};
-use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use orrery_model::{Labels, LabelsRef, Matcher};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet, FxHasher};
+use std::hash::Hasher;
 use std::sync::Arc;
 
 #[derive(Default)]
@@ -25,10 +24,20 @@ enum IdList {
     Many(Vec<u64>),
 }
 
-fn hash_labels(labels: &Labels) -> u64 {
-    let mut h = DefaultHasher::new();
-    labels.hash(&mut h);
+/// Hashes label pairs; owned, borrowed and interned label sets hash alike.
+fn hash_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
+    let mut h = FxHasher::default();
+    for (n, v) in pairs {
+        h.write(n.as_bytes());
+        h.write_u8(0xff);
+        h.write(v.as_bytes());
+        h.write_u8(0xff);
+    }
     h.finish()
+}
+
+fn hash_labels(labels: &Labels) -> u64 {
+    hash_pairs(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())))
 }
 
 impl Index {
@@ -36,8 +45,8 @@ impl Index {
         self.by_id.len()
     }
 
-    pub fn get(&self, labels: &Labels) -> Option<Arc<MemSeries>> {
-        let ids: &[u64] = match self.by_hash.get(&hash_labels(labels))? {
+    pub fn get(&self, labels: LabelsRef<'_>) -> Option<Arc<MemSeries>> {
+        let ids: &[u64] = match self.by_hash.get(&hash_pairs(labels.iter()))? {
             IdList::One(id) => std::slice::from_ref(id),
             IdList::Many(v) => v,
         };
@@ -99,8 +108,7 @@ impl Index {
         let Some(s) = self.by_id.remove(&id) else {
             return;
         };
-        let labels = s.labels();
-        let h = hash_labels(&labels);
+        let h = hash_pairs(s.sym_labels().iter().map(|(n, v)| (&**n, &**v)));
         match self.by_hash.remove(&h) {
             Some(IdList::Many(mut v)) => {
                 v.retain(|&x| x != id);
@@ -199,9 +207,9 @@ impl PostingsSource for Index {
     }
 }
 
-fn same_labels(a: &[SymPair], b: &Labels) -> bool {
+fn same_labels(a: &[SymPair], b: LabelsRef<'_>) -> bool {
     a.len() == b.len()
         && a.iter()
             .zip(b.iter())
-            .all(|((n, v), l)| **n == *l.name && **v == *l.value)
+            .all(|((n, v), (bn, bv))| **n == *bn && **v == *bv)
 }

@@ -23,7 +23,7 @@ pub(crate) use series::{merge_sorted, AppendResult, MemSeries, MovedData};
 
 use crate::chunkenc::xor::XorChunk;
 use index::Index;
-use orrery_model::{Labels, Matcher, Sample};
+use orrery_model::{Labels, LabelsRef, Matcher, Sample};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -88,7 +88,7 @@ impl Head {
     }
 
     /// Finds the series with exactly these labels.
-    pub fn get(&self, labels: &Labels) -> Option<Arc<MemSeries>> {
+    pub fn get(&self, labels: LabelsRef<'_>) -> Option<Arc<MemSeries>> {
         self.read().get(labels)
     }
 
@@ -102,7 +102,11 @@ impl Head {
     pub fn insert(&self, id: u64, labels: &Labels) -> Arc<MemSeries> {
         self.next_id.fetch_max(id + 1, Ordering::AcqRel);
         let mut idx = self.write();
-        if let Some(s) = idx.get(labels) {
+        let pairs: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|l| (l.name.as_str(), l.value.as_str()))
+            .collect();
+        if let Some(s) = idx.get(LabelsRef(&pairs)) {
             return s;
         }
         idx.insert(id, labels)
