@@ -375,6 +375,12 @@ impl Db {
 
     /// The crate's metrics for `/metrics`.
     pub fn metrics(&self) -> Vec<MetricValue> {
+        self.counters.series_removed.store(
+            self.head
+                .series_removed
+                .load(std::sync::atomic::Ordering::Relaxed),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let mut out = self.counters.values();
         let blocks = self.blocks();
         let (wal_segment, wal_segment_bytes) = {

@@ -12,16 +12,17 @@ use std::sync::Arc;
 pub(super) struct Index {
     symbols: HashSet<Arc<str>>,
     by_id: HashMap<u64, Arc<MemSeries>>,
-    /// Label-set hash to the ids with that hash (almost always one).
-    by_hash: HashMap<u64, IdList>,
+    /// Label-set hash to the series with that hash (almost always one). Holding the
+    /// series itself saves the ingest path a second lookup by id.
+    by_hash: HashMap<u64, SeriesList>,
     /// name → value → sorted series ids.
     postings: HashMap<Arc<str>, HashMap<Arc<str>, Vec<u64>>>,
 }
 
-/// One id, or several on a hash collision; avoids a heap allocation per series.
-enum IdList {
-    One(u64),
-    Many(Vec<u64>),
+/// One series, or several on a hash collision; avoids a heap allocation per series.
+enum SeriesList {
+    One(Arc<MemSeries>),
+    Many(Vec<Arc<MemSeries>>),
 }
 
 /// Hashes label pairs; owned, borrowed and interned label sets hash alike.
@@ -46,12 +47,11 @@ impl Index {
     }
 
     pub fn get(&self, labels: LabelsRef<'_>) -> Option<Arc<MemSeries>> {
-        let ids: &[u64] = match self.by_hash.get(&hash_pairs(labels.iter()))? {
-            IdList::One(id) => std::slice::from_ref(id),
-            IdList::Many(v) => v,
+        let list: &[Arc<MemSeries>] = match self.by_hash.get(&hash_pairs(labels.iter()))? {
+            SeriesList::One(s) => std::slice::from_ref(s),
+            SeriesList::Many(v) => v,
         };
-        ids.iter()
-            .filter_map(|id| self.by_id.get(id))
+        list.iter()
             .find(|s| same_labels(s.sym_labels(), labels))
             .cloned()
     }
@@ -93,56 +93,68 @@ impl Index {
         let s = Arc::new(MemSeries::new(id, syms));
         self.by_id.insert(id, s.clone());
         let h = hash_labels(labels);
-        match self.by_hash.remove(&h) {
-            None => self.by_hash.insert(h, IdList::One(id)),
-            Some(IdList::One(o)) => self.by_hash.insert(h, IdList::Many(vec![o, id])),
-            Some(IdList::Many(mut v)) => {
-                v.push(id);
-                self.by_hash.insert(h, IdList::Many(v))
+        let entry = match self.by_hash.remove(&h) {
+            None => SeriesList::One(s.clone()),
+            Some(SeriesList::One(o)) => SeriesList::Many(vec![o, s.clone()]),
+            Some(SeriesList::Many(mut v)) => {
+                v.push(s.clone());
+                SeriesList::Many(v)
             }
         };
+        self.by_hash.insert(h, entry);
         s
     }
 
-    pub fn remove(&mut self, id: u64) {
-        let Some(s) = self.by_id.remove(&id) else {
-            return;
-        };
-        let h = hash_pairs(s.sym_labels().iter().map(|(n, v)| (&**n, &**v)));
-        match self.by_hash.remove(&h) {
-            Some(IdList::Many(mut v)) => {
-                v.retain(|&x| x != id);
-                if let [one] = v[..] {
-                    self.by_hash.insert(h, IdList::One(one));
-                } else if !v.is_empty() {
-                    self.by_hash.insert(h, IdList::Many(v));
-                }
-            }
-            Some(IdList::One(o)) if o != id => {
-                self.by_hash.insert(h, IdList::One(o));
-            }
-            _ => {}
-        }
-        for (n, v) in s.sym_labels() {
-            let Some(values) = self.postings.get_mut(n) else {
+    /// Removes series, touching each affected postings list once (removing one id at
+    /// a time from a list of every series of a job would be quadratic).
+    pub fn remove_many(&mut self, ids: &[u64]) {
+        let mut dead: HashSet<u64> = HashSet::default();
+        let mut touched: HashSet<SymPair> = HashSet::default();
+        for &id in ids {
+            let Some(s) = self.by_id.remove(&id) else {
                 continue;
             };
-            if let Some(list) = values.get_mut(v) {
-                if let Ok(i) = list.binary_search(&id) {
-                    list.remove(i);
+            dead.insert(id);
+            let h = hash_pairs(s.sym_labels().iter().map(|(n, v)| (&**n, &**v)));
+            match self.by_hash.remove(&h) {
+                Some(SeriesList::Many(mut v)) => {
+                    v.retain(|x| x.id() != id);
+                    match v.len() {
+                        0 => {}
+                        1 => {
+                            self.by_hash.insert(h, SeriesList::One(v.swap_remove(0)));
+                        }
+                        _ => {
+                            self.by_hash.insert(h, SeriesList::Many(v));
+                        }
+                    }
                 }
+                Some(SeriesList::One(o)) if o.id() != id => {
+                    self.by_hash.insert(h, SeriesList::One(o));
+                }
+                _ => {}
+            }
+            touched.extend(s.sym_labels().iter().cloned());
+        }
+        for (n, v) in touched.drain() {
+            let Some(values) = self.postings.get_mut(&n) else {
+                continue;
+            };
+            if let Some(list) = values.get_mut(&v) {
+                list.retain(|x| !dead.contains(x));
                 if list.is_empty() {
-                    values.remove(v);
+                    values.remove(&v);
                 }
             }
             if values.is_empty() {
-                self.postings.remove(n);
+                self.postings.remove(&n);
             }
         }
         // Symbols no longer referenced by any series are dropped so churn does not
-        // grow memory forever; an Arc count of 1 means only the symbol table holds it.
-        drop(s);
-        self.symbols.retain(|a| Arc::strong_count(a) > 1);
+        // grow memory forever; a count of 1 means only the symbol table holds it.
+        if !dead.is_empty() {
+            self.symbols.retain(|a| Arc::strong_count(a) > 1);
+        }
     }
 
     pub fn all(&self) -> impl Iterator<Item = &Arc<MemSeries>> {
@@ -212,4 +224,37 @@ fn same_labels(a: &[SymPair], b: LabelsRef<'_>) -> bool {
         && a.iter()
             .zip(b.iter())
             .all(|((n, v), (bn, bv))| **n == *bn && **v == *bv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orrery_model::Labels;
+
+    fn pairs(l: &Labels) -> Vec<(&str, &str)> {
+        l.iter()
+            .map(|l| (l.name.as_str(), l.value.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn removing_series_cleans_postings_hashes_and_symbols() {
+        let mut idx = Index::default();
+        let a = Labels::from_pairs([("__name__", "up"), ("job", "a")]);
+        let b = Labels::from_pairs([("__name__", "up"), ("job", "b")]);
+        let c = Labels::from_pairs([("__name__", "other"), ("job", "b")]);
+        for (i, l) in [&a, &b, &c].into_iter().enumerate() {
+            idx.insert(i as u64 + 1, l);
+        }
+        assert!(idx.get(LabelsRef(&pairs(&b))).is_some());
+        idx.remove_many(&[1, 2, 99]);
+        assert_eq!(idx.len(), 1);
+        assert!(idx.get(LabelsRef(&pairs(&a))).is_none());
+        assert!(idx.get(LabelsRef(&pairs(&c))).is_some());
+        assert_eq!(idx.label_values("__name__"), ["other"]);
+        assert_eq!(idx.label_values("job"), ["b"]);
+        let mut syms: Vec<String> = idx.symbols.iter().map(|s| s.to_string()).collect();
+        syms.sort();
+        assert_eq!(syms, ["__name__", "b", "job", "other"]);
+    }
 }

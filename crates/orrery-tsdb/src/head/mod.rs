@@ -43,6 +43,8 @@ pub(crate) struct Head {
     next_id: AtomicU64,
     /// Smallest timestamp held, `i64::MAX` when empty.
     min_time: AtomicI64,
+    /// Series removed by cuts since start.
+    pub series_removed: AtomicU64,
     /// Largest timestamp ever appended (kept across cuts; it anchors the out-of-order
     /// window and retention).
     max_time: AtomicI64,
@@ -56,6 +58,7 @@ impl Head {
             next_id: AtomicU64::new(1),
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
+            series_removed: AtomicU64::new(0),
         }
     }
 
@@ -201,10 +204,9 @@ impl Head {
             new_min = new_min.min(remaining_min);
         }
         if !dead.is_empty() {
-            let mut idx = self.write();
-            for id in dead {
-                idx.remove(id);
-            }
+            self.write().remove_many(&dead);
+            self.series_removed
+                .fetch_add(dead.len() as u64, Ordering::Relaxed);
         }
         self.min_time.store(new_min, Ordering::Release);
         moved
