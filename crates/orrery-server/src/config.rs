@@ -8,6 +8,31 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Every setting with its default, as YAML: printed by `orrery server --help` and
+/// quoted verbatim in `docs/configuration.md` (a test keeps both, and the defaults in
+/// code, in agreement).
+pub const CONFIG_REFERENCE: &str = r#"listen: 127.0.0.1:9090          # address for every HTTP API
+data_dir: ./orrery-data          # WAL, checkpoints and blocks; locked while a server runs
+
+storage:
+  retention_time: 15d            # blocks whose data is all older than newest sample - this are deleted
+  retention_size: 15GB           # oldest blocks are deleted while blocks + WAL exceed this; 0 = no limit
+  block_range: 2h                # the head is cut into blocks of this length (min 1m)
+  out_of_order_window: 10m       # samples this far behind the newest one are accepted; older: 400, counted
+  wal_segment_size: 128MiB       # WAL segment length (min 1MiB)
+  wal_fsync: always              # "always": fsync before each 2xx; or a duration such as "1s": fsync on
+                                 # that timer (a power loss may then lose up to that much acknowledged data)
+  maintenance_interval: 1m       # how often the head is checked for cutting and compaction/retention run
+
+limits:
+  max_body_size: 32MiB           # compressed remote-write body; larger: 413
+  max_decompressed_size: 64MiB   # body after snappy decompression; larger: 413
+  max_series_per_request: 200000 # more: 400 naming the limit
+  max_labels_per_series: 64      # more: 400 naming the series and the limit
+  max_label_name_length: 1024    # bytes; longer: 400
+  max_label_value_length: 4096   # bytes; longer: 400
+"#;
+
 /// Everything `orrery server` can be configured with.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -286,6 +311,40 @@ mod tests {
         assert_eq!(o.retention_bytes, 15_000_000_000);
         assert_eq!(o.out_of_order_window_ms, 600_000);
         assert_eq!(o.fsync, FsyncPolicy::Always);
+    }
+
+    #[test]
+    fn documented_reference_parses_to_the_defaults_and_is_in_the_docs() {
+        let parsed: ServerConfig = serde_saphyr::from_str(CONFIG_REFERENCE).unwrap();
+        let def = ServerConfig::default();
+        assert_eq!(parsed.listen, def.listen);
+        assert_eq!(parsed.data_dir, def.data_dir);
+        assert_eq!(
+            format!("{:?}", parsed.storage),
+            format!("{:?}", def.storage)
+        );
+        assert_eq!(format!("{:?}", parsed.limits), format!("{:?}", def.limits));
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/configuration.md"
+        ))
+        .unwrap();
+        assert!(
+            doc.contains(CONFIG_REFERENCE),
+            "docs/configuration.md must quote CONFIG_REFERENCE verbatim"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_rejected_with_their_name() {
+        let e =
+            serde_saphyr::from_str::<ServerConfig>("storage:\n  retension_time: 1d\n").unwrap_err();
+        assert!(e.to_string().contains("retension_time"), "{e}");
+        let e =
+            serde_saphyr::from_str::<ServerConfig>("storage:\n  retention_time: 1x\n").unwrap_err();
+        assert!(e.to_string().contains("unknown unit"), "{e}");
+        let e = serde_saphyr::from_str::<ServerConfig>("listen: nowhere\n").unwrap_err();
+        assert!(!e.to_string().is_empty());
     }
 
     #[test]

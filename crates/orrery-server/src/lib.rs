@@ -13,5 +13,7 @@ mod error;
 mod telemetry;
 
 pub use api::Server;
-pub use config::{parse_duration, parse_size, LimitsConfig, ServerConfig, StorageConfig};
+pub use config::{
+    parse_duration, parse_size, LimitsConfig, ServerConfig, StorageConfig, CONFIG_REFERENCE,
+};
 pub use error::ServerError;

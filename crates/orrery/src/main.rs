@@ -32,6 +32,7 @@ enum Command {
     /// With no options it keeps data in ./orrery-data and listens on 127.0.0.1:9090.
     /// Settings come from defaults, then --config, then the flags below.
     /// Every setting is documented in docs/configuration.md.
+    #[command(after_long_help = server_help())]
     Server(ServerArgs),
 }
 
@@ -46,6 +47,14 @@ struct ServerArgs {
     /// Data directory [default: ./orrery-data].
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+}
+
+/// The `--help` epilogue: every configuration setting with its default.
+fn server_help() -> String {
+    format!(
+        "Configuration file (--config), every setting shown with its default:\n\n{}",
+        orrery_server::CONFIG_REFERENCE
+    )
 }
 
 fn main() {
