@@ -1,0 +1,327 @@
+//! Aggregation operators with `by`/`without`, computed per step with Prometheus's
+//! numerics (Kahan-compensated sums and means, Welford variance, NaN ordering).
+
+use super::{Evaluator, StepSeries, Val};
+use crate::error::{PromqlError, Result};
+use orrery_model::{Labels, METRIC_NAME};
+use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
+use rustc_hash::FxHashMap;
+
+/// Prometheus's `kahanSumInc` (Neumaier's variant).
+pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+    let t = sum + inc;
+    let c = if t.is_infinite() {
+        0.0
+    } else if sum.abs() >= inc.abs() {
+        c + ((sum - t) + inc)
+    } else {
+        c + ((inc - t) + sum)
+    };
+    (t, c)
+}
+
+/// Prometheus's `quantile` over unsorted values (NaN sorts first).
+pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
+    if values.is_empty() || q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        _ => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
+    });
+    let n = values.len() as f64;
+    let rank = q * (n - 1.0);
+    let lower = rank.floor().max(0.0);
+    let upper = (lower + 1.0).min(n - 1.0);
+    let w = rank - rank.floor();
+    values[lower as usize] * (1.0 - w) + values[upper as usize] * w
+}
+
+/// Go's `strconv.FormatFloat(f, 'f', -1, 64)`.
+pub(crate) fn format_float(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".into()
+    } else if f == f64::INFINITY {
+        "+Inf".into()
+    } else if f == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{f}")
+    }
+}
+
+fn group_labels(l: &Labels, m: &Option<LabelModifier>) -> Labels {
+    match m {
+        Some(LabelModifier::Include(names)) => Labels::from_sorted_unchecked(
+            l.iter()
+                .filter(|x| names.labels.contains(&x.name))
+                .cloned()
+                .collect(),
+        ),
+        Some(LabelModifier::Exclude(names)) => Labels::from_sorted_unchecked(
+            l.iter()
+                .filter(|x| x.name != METRIC_NAME && !names.labels.contains(&x.name))
+                .cloned()
+                .collect(),
+        ),
+        None => Labels::empty(),
+    }
+}
+
+impl Evaluator<'_> {
+    fn scalar_param(&mut self, p: &Option<Box<Expr>>, what: &str) -> Result<Vec<f64>> {
+        match p {
+            Some(e) => match self.eval(e)? {
+                Val::Scalar(v) => Ok(v),
+                _ => Err(PromqlError::Execution(format!(
+                    "expected scalar parameter for {what}"
+                ))),
+            },
+            None => Err(PromqlError::Execution(format!(
+                "{what} requires a parameter"
+            ))),
+        }
+    }
+
+    pub(crate) fn aggregate(&mut self, a: &AggregateExpr) -> Result<Val> {
+        let op = a.op.to_string().to_ascii_lowercase();
+        let steps = self.steps();
+        let param_scalar = match op.as_str() {
+            "topk" | "bottomk" | "quantile" | "limitk" | "limit_ratio" => {
+                Some(self.scalar_param(&a.param, &op)?)
+            }
+            _ => None,
+        };
+        let label_param = if op == "count_values" {
+            match a.param.as_deref().map(|e| self.eval(e)).transpose()? {
+                Some(Val::String(s)) => Some(s),
+                _ => {
+                    return Err(PromqlError::Execution(
+                        "count_values requires a string parameter".into(),
+                    ))
+                }
+            }
+        } else {
+            None
+        };
+        let input = match self.eval(&a.expr)? {
+            Val::Vector(v) => v,
+            _ => {
+                return Err(PromqlError::Execution(format!(
+                    "expected instant vector in aggregation {op}"
+                )))
+            }
+        };
+        // Group series once; membership does not change across steps.
+        let mut groups: Vec<(Labels, Vec<usize>)> = Vec::new();
+        let mut gidx: FxHashMap<Labels, usize> = FxHashMap::default();
+        for (i, s) in input.iter().enumerate() {
+            let g = group_labels(&s.labels, &a.modifier);
+            let k = *gidx.entry(g.clone()).or_insert_with(|| {
+                groups.push((g, Vec::new()));
+                groups.len() - 1
+            });
+            groups[k].1.push(i);
+        }
+        match op.as_str() {
+            "topk" | "bottomk" => {
+                let ks = param_scalar.unwrap_or_default();
+                let top = op == "topk";
+                let mut out: Vec<StepSeries> = input
+                    .iter()
+                    .map(|s| StepSeries {
+                        labels: s.labels.clone(),
+                        values: vec![None; steps],
+                    })
+                    .collect();
+                let mut order: Vec<Vec<usize>> = Vec::new();
+                for (i, &kf) in ks.iter().enumerate() {
+                    let k = if kf.is_nan() || kf < 1.0 {
+                        0
+                    } else {
+                        kf.min(1e9) as usize
+                    };
+                    let mut step_order = Vec::new();
+                    for (_, members) in &groups {
+                        let mut present: Vec<(usize, f64)> = members
+                            .iter()
+                            .filter_map(|&m| input[m].values[i].map(|v| (m, v)))
+                            .collect();
+                        present.sort_by(|x, y| {
+                            let (a, b) = (x.1, y.1);
+                            match (a.is_nan(), b.is_nan()) {
+                                (true, true) => std::cmp::Ordering::Equal,
+                                (true, false) => std::cmp::Ordering::Greater,
+                                (false, true) => std::cmp::Ordering::Less,
+                                _ if top => b.partial_cmp(&a).unwrap_or(std::cmp::Ordering::Equal),
+                                _ => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
+                            }
+                        });
+                        for &(m, v) in present.iter().take(k) {
+                            out[m].values[i] = Some(v);
+                            step_order.push(m);
+                        }
+                    }
+                    order.push(step_order);
+                }
+                // Instant queries return topk/bottomk in rank order.
+                if steps == 1 {
+                    let ord = order.pop().unwrap_or_default();
+                    let mut taken: Vec<Option<StepSeries>> = out.into_iter().map(Some).collect();
+                    return Ok(Val::Vector(
+                        ord.into_iter().filter_map(|m| taken[m].take()).collect(),
+                    ));
+                }
+                return Ok(Val::Vector(
+                    out.into_iter()
+                        .filter(|s| s.values.iter().any(Option::is_some))
+                        .collect(),
+                ));
+            }
+            "count_values" => {
+                let name = label_param.unwrap_or_default();
+                let mut out: Vec<StepSeries> = Vec::new();
+                let mut idx: FxHashMap<Labels, usize> = FxHashMap::default();
+                for (g, members) in &groups {
+                    for i in 0..steps {
+                        for &m in members {
+                            let Some(v) = input[m].values[i] else {
+                                continue;
+                            };
+                            let mut b = g.to_builder();
+                            b.set(name.clone(), format_float(v));
+                            let l = b.build();
+                            let k = *idx.entry(l.clone()).or_insert_with(|| {
+                                out.push(StepSeries {
+                                    labels: l,
+                                    values: vec![None; steps],
+                                });
+                                out.len() - 1
+                            });
+                            *out[k].values[i].get_or_insert(0.0) += 1.0;
+                        }
+                    }
+                }
+                return Ok(Val::Vector(out));
+            }
+            _ => {}
+        }
+        let mut out = Vec::with_capacity(groups.len());
+        let mut buf: Vec<f64> = Vec::new();
+        for (g, members) in groups {
+            let mut values = vec![None; steps];
+            for (i, slot) in values.iter_mut().enumerate() {
+                buf.clear();
+                buf.extend(members.iter().filter_map(|&m| input[m].values[i]));
+                if buf.is_empty() {
+                    continue;
+                }
+                *slot = Some(match op.as_str() {
+                    "sum" => {
+                        let (mut s, mut c) = (0.0, 0.0);
+                        for &v in &buf {
+                            (s, c) = kahan_inc(v, s, c);
+                        }
+                        s + c
+                    }
+                    "avg" => avg(&buf),
+                    "count" => buf.len() as f64,
+                    "group" => 1.0,
+                    "min" => buf.iter().copied().fold(f64::NAN, |acc, v| {
+                        if acc > v || acc.is_nan() {
+                            v
+                        } else {
+                            acc
+                        }
+                    }),
+                    "max" => buf.iter().copied().fold(f64::NAN, |acc, v| {
+                        if acc < v || acc.is_nan() {
+                            v
+                        } else {
+                            acc
+                        }
+                    }),
+                    "stddev" | "stdvar" => {
+                        let (mut n, mut mean, mut m2) = (0.0, 0.0, 0.0);
+                        for &v in &buf {
+                            n += 1.0;
+                            let d = v - mean;
+                            mean += d / n;
+                            m2 += d * (v - mean);
+                        }
+                        if op == "stddev" {
+                            (m2 / n).sqrt()
+                        } else {
+                            m2 / n
+                        }
+                    }
+                    "quantile" => {
+                        let q = param_scalar.as_ref().map(|p| p[i]).unwrap_or(f64::NAN);
+                        if !(0.0..=1.0).contains(&q) {
+                            self.warn(format!(
+                                "quantile value should be between 0 and 1, got {}",
+                                format_float(q)
+                            ));
+                        }
+                        quantile(q, &mut buf)
+                    }
+                    other => {
+                        return Err(PromqlError::Execution(format!(
+                            "aggregation {other:?} is not supported"
+                        )));
+                    }
+                });
+            }
+            if values.iter().any(Option::is_some) {
+                out.push(StepSeries { labels: g, values });
+            }
+        }
+        Ok(Val::Vector(out))
+    }
+}
+
+/// Prometheus's mean: a compensated sum, switching to an incremental mean if the sum
+/// would overflow.
+fn avg(vals: &[f64]) -> f64 {
+    let (mut sum, mut c) = (0.0f64, 0.0f64);
+    let mut mean = 0.0f64;
+    let mut incremental = false;
+    let mut count = 0.0f64;
+    for &v in vals {
+        count += 1.0;
+        if !incremental {
+            let (ns, nc) = kahan_inc(v, sum, c);
+            if !ns.is_infinite() {
+                sum = ns;
+                c = nc;
+                continue;
+            }
+            incremental = true;
+            mean = sum / (count - 1.0);
+            c /= count - 1.0;
+        }
+        if mean.is_infinite() {
+            if v.is_infinite() && (mean > 0.0) == (v > 0.0) {
+                continue;
+            }
+            if !v.is_infinite() && !v.is_nan() {
+                continue;
+            }
+        }
+        let current = mean + c;
+        (mean, c) = kahan_inc(v / count - current / count, mean, c);
+    }
+    if incremental {
+        mean + c
+    } else {
+        (sum + c) / count
+    }
+}

@@ -1,0 +1,421 @@
+//! Binary operators: arithmetic, comparison (filtering or `bool`), and set operators,
+//! with Prometheus's vector matching (`on`/`ignoring`, `group_left`/`group_right`) and
+//! its errors for ambiguous matches.
+
+use super::{dedupe, drop_name, Evaluator, StepSeries, Val};
+use crate::error::{PromqlError, Result};
+use orrery_model::{Labels, LabelsBuilder, METRIC_NAME};
+use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
+use rustc_hash::FxHashMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Pow,
+    Atan2,
+    Eq,
+    Ne,
+    Gt,
+    Lt,
+    Ge,
+    Le,
+    And,
+    Or,
+    Unless,
+}
+
+impl Op {
+    fn parse(s: &str) -> Result<Op> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "+" => Op::Add,
+            "-" => Op::Sub,
+            "*" => Op::Mul,
+            "/" => Op::Div,
+            "%" => Op::Mod,
+            "^" => Op::Pow,
+            "atan2" => Op::Atan2,
+            "==" => Op::Eq,
+            "!=" => Op::Ne,
+            ">" => Op::Gt,
+            "<" => Op::Lt,
+            ">=" => Op::Ge,
+            "<=" => Op::Le,
+            "and" => Op::And,
+            "or" => Op::Or,
+            "unless" => Op::Unless,
+            other => {
+                return Err(PromqlError::Execution(format!(
+                    "unsupported binary operator {other:?}"
+                )))
+            }
+        })
+    }
+
+    fn is_comparison(self) -> bool {
+        matches!(self, Op::Eq | Op::Ne | Op::Gt | Op::Lt | Op::Ge | Op::Le)
+    }
+
+    fn is_set(self) -> bool {
+        matches!(self, Op::And | Op::Or | Op::Unless)
+    }
+
+    /// Arithmetic drops the metric name; comparisons keep it unless `bool`.
+    fn drops_name(self) -> bool {
+        matches!(
+            self,
+            Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Mod | Op::Pow | Op::Atan2
+        )
+    }
+
+    /// Prometheus's `vectorElemBinop`: the value, and whether a comparison keeps it.
+    fn apply(self, l: f64, r: f64) -> (f64, bool) {
+        match self {
+            Op::Add => (l + r, true),
+            Op::Sub => (l - r, true),
+            Op::Mul => (l * r, true),
+            Op::Div => (l / r, true),
+            Op::Mod => (l % r, true),
+            Op::Pow => (l.powf(r), true),
+            Op::Atan2 => (l.atan2(r), true),
+            Op::Eq => (l, l == r),
+            Op::Ne => (l, l != r),
+            Op::Gt => (l, l > r),
+            Op::Lt => (l, l < r),
+            Op::Ge => (l, l >= r),
+            Op::Le => (l, l <= r),
+            Op::And | Op::Or | Op::Unless => (l, true),
+        }
+    }
+}
+
+/// Go's `math.Mod` and Rust's `%` agree on f64 (both truncated, sign of the dividend);
+/// `powf` matches `math.Pow` for the cases the test suite covers.
+impl Evaluator<'_> {
+    pub(crate) fn binary(&mut self, b: &BinaryExpr) -> Result<Val> {
+        let op = Op::parse(&b.op.to_string())?;
+        let return_bool = b.modifier.as_ref().is_some_and(|m| m.return_bool);
+        let lhs = self.eval(&b.lhs)?;
+        let rhs = self.eval(&b.rhs)?;
+        match (lhs, rhs) {
+            (Val::Scalar(l), Val::Scalar(r)) => Ok(Val::Scalar(
+                l.iter()
+                    .zip(&r)
+                    .map(|(&a, &b)| {
+                        let (v, keep) = op.apply(a, b);
+                        if op.is_comparison() {
+                            if keep {
+                                1.0
+                            } else {
+                                0.0
+                            }
+                        } else {
+                            v
+                        }
+                    })
+                    .collect(),
+            )),
+            (Val::Vector(l), Val::Scalar(r)) => {
+                vector_scalar(op, l, &r, false, return_bool).map(Val::Vector)
+            }
+            (Val::Scalar(l), Val::Vector(r)) => {
+                vector_scalar(op, r, &l, true, return_bool).map(Val::Vector)
+            }
+            (Val::Vector(l), Val::Vector(r)) => {
+                if op.is_set() {
+                    return Ok(Val::Vector(set_op(op, l, r, b, self.steps())));
+                }
+                vector_vector(op, l, r, b, return_bool, self.steps()).map(Val::Vector)
+            }
+            _ => Err(PromqlError::Execution(
+                "binary operators are not defined on strings".into(),
+            )),
+        }
+    }
+}
+
+fn vector_scalar(
+    op: Op,
+    v: Vec<StepSeries>,
+    s: &[f64],
+    swap: bool,
+    return_bool: bool,
+) -> Result<Vec<StepSeries>> {
+    let mut out = Vec::with_capacity(v.len());
+    for mut series in v {
+        let mut any = false;
+        for (i, slot) in series.values.iter_mut().enumerate() {
+            let Some(x) = *slot else { continue };
+            let (l, r) = if swap { (s[i], x) } else { (x, s[i]) };
+            let (mut val, mut keep) = op.apply(l, r);
+            // A comparison keeps the vector's value even when the scalar is on the left.
+            if op.is_comparison() && swap {
+                val = x;
+            }
+            if return_bool {
+                val = if keep { 1.0 } else { 0.0 };
+                keep = true;
+            }
+            *slot = keep.then_some(val);
+            any |= keep;
+        }
+        if any {
+            if op.drops_name() || return_bool {
+                series.labels = drop_name(&series.labels);
+            }
+            out.push(series);
+        }
+    }
+    dedupe(out)
+}
+
+/// How two sides are matched: the label list and whether it is `on` (true) or
+/// `ignoring` (false).
+fn matching(b: &BinaryExpr) -> (Vec<String>, bool) {
+    match b.modifier.as_ref().and_then(|m| m.matching.as_ref()) {
+        Some(LabelModifier::Include(l)) => (l.labels.clone(), true),
+        Some(LabelModifier::Exclude(l)) => (l.labels.clone(), false),
+        None => (Vec::new(), false),
+    }
+}
+
+/// The match-group signature of a series.
+fn signature(l: &Labels, names: &[String], on: bool) -> Labels {
+    if on {
+        Labels::from_pairs(
+            l.iter()
+                .filter(|x| names.contains(&x.name))
+                .map(|x| (x.name.clone(), x.value.clone())),
+        )
+    } else {
+        Labels::from_pairs(
+            l.iter()
+                .filter(|x| x.name != METRIC_NAME && !names.contains(&x.name))
+                .map(|x| (x.name.clone(), x.value.clone())),
+        )
+    }
+}
+
+fn set_op(
+    op: Op,
+    l: Vec<StepSeries>,
+    r: Vec<StepSeries>,
+    b: &BinaryExpr,
+    steps: usize,
+) -> Vec<StepSeries> {
+    let (names, on) = matching(b);
+    match op {
+        Op::And | Op::Unless => {
+            // Per step: which signatures the right side has.
+            let mut present: FxHashMap<Labels, Vec<bool>> = FxHashMap::default();
+            for s in &r {
+                let e = present
+                    .entry(signature(&s.labels, &names, on))
+                    .or_insert_with(|| vec![false; steps]);
+                for (i, v) in s.values.iter().enumerate() {
+                    e[i] |= v.is_some();
+                }
+            }
+            let want = op == Op::And;
+            l.into_iter()
+                .filter_map(|mut s| {
+                    let p = present.get(&signature(&s.labels, &names, on));
+                    let mut any = false;
+                    for (i, v) in s.values.iter_mut().enumerate() {
+                        let has = p.is_some_and(|p| p[i]);
+                        if has != want {
+                            *v = None;
+                        }
+                        any |= v.is_some();
+                    }
+                    any.then_some(s)
+                })
+                .collect()
+        }
+        _ => {
+            // `or`: all of the left, plus right series at steps where no left series
+            // of the same signature has a value.
+            let mut present: FxHashMap<Labels, Vec<bool>> = FxHashMap::default();
+            for s in &l {
+                let e = present
+                    .entry(signature(&s.labels, &names, on))
+                    .or_insert_with(|| vec![false; steps]);
+                for (i, v) in s.values.iter().enumerate() {
+                    e[i] |= v.is_some();
+                }
+            }
+            let mut out = l;
+            for mut s in r {
+                let p = present.get(&signature(&s.labels, &names, on));
+                let mut any = false;
+                for (i, v) in s.values.iter_mut().enumerate() {
+                    if p.is_some_and(|p| p[i]) {
+                        *v = None;
+                    }
+                    any |= v.is_some();
+                }
+                if any {
+                    out.push(s);
+                }
+            }
+            out
+        }
+    }
+}
+
+fn vector_vector(
+    op: Op,
+    l: Vec<StepSeries>,
+    r: Vec<StepSeries>,
+    b: &BinaryExpr,
+    return_bool: bool,
+    steps: usize,
+) -> Result<Vec<StepSeries>> {
+    let (names, on) = matching(b);
+    let card = b
+        .modifier
+        .as_ref()
+        .map(|m| m.card.clone())
+        .unwrap_or(VectorMatchCardinality::OneToOne);
+    let include: Vec<String> = card.labels().map(|l| l.labels.clone()).unwrap_or_default();
+    // The "many" side is iterated; the "one" side is looked up by signature.
+    let (many, one, swap) = match card {
+        VectorMatchCardinality::OneToMany(_) => (r, l, true),
+        _ => (l, r, false),
+    };
+    let one_sigs: Vec<Labels> = one
+        .iter()
+        .map(|s| signature(&s.labels, &names, on))
+        .collect();
+    let mut by_sig: FxHashMap<&Labels, Vec<usize>> = FxHashMap::default();
+    for (i, sig) in one_sigs.iter().enumerate() {
+        by_sig.entry(sig).or_default().push(i);
+    }
+    let side = if swap { "left" } else { "right" };
+    // Output series keyed by result labels.
+    let mut out: Vec<StepSeries> = Vec::new();
+    let mut out_idx: FxHashMap<Labels, usize> = FxHashMap::default();
+    // For one-to-one: which signature already produced a result at each step.
+    let mut matched_sig: FxHashMap<Labels, Vec<bool>> = FxHashMap::default();
+    for m in &many {
+        let sig = signature(&m.labels, &names, on);
+        let Some(cands) = by_sig.get(&sig) else {
+            continue;
+        };
+        for i in 0..steps {
+            let Some(mv) = m.values[i] else { continue };
+            // The one side must be unique per signature at this step.
+            let mut found: Option<usize> = None;
+            for &c in cands {
+                if one[c].values[i].is_some() {
+                    if let Some(prev) = found {
+                        return Err(PromqlError::Execution(format!(
+                            "found duplicate series for the match group {sig} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
+                            one[prev].labels, one[c].labels
+                        )));
+                    }
+                    found = Some(c);
+                }
+            }
+            let Some(c) = found else { continue };
+            let ov = one[c].values[i].unwrap_or(f64::NAN);
+            let (lv, rv) = if swap { (ov, mv) } else { (mv, ov) };
+            let (mut val, mut keep) = op.apply(lv, rv);
+            if return_bool {
+                val = if keep { 1.0 } else { 0.0 };
+                keep = true;
+            }
+            if !keep {
+                continue;
+            }
+            if matches!(card, VectorMatchCardinality::OneToOne) {
+                let seen = matched_sig
+                    .entry(sig.clone())
+                    .or_insert_with(|| vec![false; steps]);
+                if seen[i] {
+                    return Err(PromqlError::Execution(
+                        "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
+                    ));
+                }
+                seen[i] = true;
+            }
+            let labels = result_labels(
+                &m.labels,
+                &one[c].labels,
+                op,
+                &card,
+                &names,
+                on,
+                &include,
+                return_bool,
+            );
+            let idx = match out_idx.get(&labels) {
+                Some(&k) => k,
+                None => {
+                    out.push(StepSeries {
+                        labels: labels.clone(),
+                        values: vec![None; steps],
+                    });
+                    out_idx.insert(labels, out.len() - 1);
+                    out.len() - 1
+                }
+            };
+            if out[idx].values[i].is_some() {
+                return Err(PromqlError::Execution(
+                    "multiple matches for labels: grouping labels must ensure unique matches"
+                        .into(),
+                ));
+            }
+            out[idx].values[i] = Some(val);
+        }
+    }
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn result_labels(
+    many: &Labels,
+    one: &Labels,
+    op: Op,
+    card: &VectorMatchCardinality,
+    names: &[String],
+    on: bool,
+    include: &[String],
+    return_bool: bool,
+) -> Labels {
+    let mut b: LabelsBuilder = many.to_builder();
+    if op.drops_name() || return_bool {
+        b.delete(METRIC_NAME);
+    }
+    match card {
+        VectorMatchCardinality::OneToOne => {
+            if on {
+                for l in many.iter() {
+                    if !names.contains(&l.name) {
+                        b.delete(&l.name);
+                    }
+                }
+            } else {
+                for n in names {
+                    b.delete(n);
+                }
+            }
+        }
+        _ => {
+            for n in include {
+                match one.get(n) {
+                    Some(v) => {
+                        b.set(n.clone(), v);
+                    }
+                    None => {
+                        b.delete(n);
+                    }
+                }
+            }
+        }
+    }
+    b.build()
+}

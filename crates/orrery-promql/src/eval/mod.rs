@@ -1,0 +1,262 @@
+//! The evaluator: every expression node is evaluated for all steps of the query at
+//! once. Instant vectors are "step series" (labels plus one optional value per step),
+//! scalars are one value per step, range vectors exist only as function arguments
+//! ([`RangeArg`]): the points of each series plus the window end for each step.
+//!
+//! Errors are returned through every node (`Result`), never raised by panicking.
+//! Warnings and infos are collected as Prometheus words them.
+
+mod aggregate;
+mod binary;
+mod selector;
+
+use crate::engine::EngineOptions;
+use crate::error::{PromqlError, Result};
+use orrery_model::{Labels, Queryable, Sample, METRIC_NAME};
+use promql_parser::parser::{AtModifier, Expr, Offset};
+use std::collections::BTreeSet;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// An instant vector's series across all steps.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StepSeries {
+    pub labels: Labels,
+    pub values: Vec<Option<f64>>,
+}
+
+/// A series with raw points, for range-vector arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RangeSeries {
+    pub labels: Labels,
+    pub points: Vec<Sample>,
+}
+
+/// A range vector argument: for step `i`, series `s` holds the points of `s.points`
+/// with `ends[i] - range < t <= ends[i]` (windows are left-open, as in Prometheus 3).
+#[derive(Debug, Clone)]
+pub(crate) struct RangeArg {
+    pub series: Vec<RangeSeries>,
+    pub range: i64,
+    pub ends: Vec<i64>,
+}
+
+impl RangeArg {
+    /// The points of `s` in step `i`'s window.
+    pub fn window<'s>(&self, s: &'s RangeSeries, i: usize) -> &'s [Sample] {
+        let end = self.ends[i];
+        let start = end - self.range;
+        let lo = s.points.partition_point(|p| p.t <= start);
+        let hi = s.points.partition_point(|p| p.t <= end);
+        &s.points[lo..hi.max(lo)]
+    }
+}
+
+/// An evaluated node.
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    Scalar(Vec<f64>),
+    Vector(Vec<StepSeries>),
+    String(String),
+}
+
+/// Warnings and infos, deduplicated and in a stable order.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Annotations {
+    pub warnings: BTreeSet<String>,
+    pub infos: BTreeSet<String>,
+}
+
+pub(crate) struct Evaluator<'a> {
+    pub q: &'a dyn Queryable,
+    pub opts: &'a EngineOptions,
+    /// Evaluation timestamps (ms), one per step.
+    pub ts: Vec<i64>,
+    /// The outermost query's start and end, for `@ start()` / `@ end()`.
+    pub query_start: i64,
+    pub query_end: i64,
+    pub ann: Annotations,
+    pub samples: usize,
+    pub deadline: Instant,
+}
+
+impl<'a> Evaluator<'a> {
+    pub fn steps(&self) -> usize {
+        self.ts.len()
+    }
+
+    pub fn warn(&mut self, msg: impl Into<String>) {
+        self.ann
+            .warnings
+            .insert(format!("PromQL warning: {}", msg.into()));
+    }
+
+    #[allow(dead_code)] // Used by the function table (rate's counter check and others).
+    pub fn info(&mut self, msg: impl Into<String>) {
+        self.ann
+            .infos
+            .insert(format!("PromQL info: {}", msg.into()));
+    }
+
+    /// Counts samples held and checks the limits and the deadline.
+    pub fn account(&mut self, n: usize) -> Result<()> {
+        self.samples = self.samples.saturating_add(n);
+        if self.samples > self.opts.max_samples {
+            return Err(PromqlError::Limit(format!(
+                "query processing would load too many samples into memory in query execution (limit max_samples_per_query = {})",
+                self.opts.max_samples
+            )));
+        }
+        if Instant::now() > self.deadline {
+            return Err(PromqlError::Timeout("query execution"));
+        }
+        Ok(())
+    }
+
+    /// The `@` time of a selector or subquery, in ms.
+    pub fn at_time(&self, at: &Option<AtModifier>) -> Option<i64> {
+        match at.as_ref()? {
+            AtModifier::Start => Some(self.query_start),
+            AtModifier::End => Some(self.query_end),
+            AtModifier::At(t) => Some(system_time_ms(*t)),
+        }
+    }
+
+    /// The time each step reads at: `@` time (or the step time) minus the offset.
+    pub fn refs(&self, at: &Option<AtModifier>, offset: &Option<Offset>) -> Vec<i64> {
+        let off = offset_ms(offset);
+        match self.at_time(at) {
+            Some(a) => vec![a - off; self.steps()],
+            None => self.ts.iter().map(|t| t - off).collect(),
+        }
+    }
+
+    pub fn eval(&mut self, e: &Expr) -> Result<Val> {
+        if Instant::now() > self.deadline {
+            return Err(PromqlError::Timeout("query execution"));
+        }
+        match e {
+            Expr::NumberLiteral(n) => Ok(Val::Scalar(vec![n.val; self.steps()])),
+            Expr::StringLiteral(s) => Ok(Val::String(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr),
+            Expr::Unary(u) => match self.eval(&u.expr)? {
+                Val::Scalar(v) => Ok(Val::Scalar(v.into_iter().map(|x| -x).collect())),
+                Val::Vector(mut vs) => {
+                    for s in &mut vs {
+                        s.labels = drop_name(&s.labels);
+                        for x in s.values.iter_mut().flatten() {
+                            *x = -*x;
+                        }
+                    }
+                    Ok(Val::Vector(dedupe(vs)?))
+                }
+                Val::String(_) => Err(PromqlError::Execution(
+                    "unary minus is not defined on strings".into(),
+                )),
+            },
+            Expr::VectorSelector(vs) => self.vector_selector(vs),
+            Expr::MatrixSelector(_) | Expr::Subquery(_) => Err(PromqlError::Execution(
+                "range vector cannot be evaluated here; it must be the argument of a function"
+                    .into(),
+            )),
+            Expr::Call(c) => crate::functions::call(self, c),
+            Expr::Aggregate(a) => self.aggregate(a),
+            Expr::Binary(b) => self.binary(b),
+            Expr::Extension(_) => Err(PromqlError::Execution("unsupported expression".into())),
+        }
+    }
+
+    /// Evaluates a matrix selector or subquery as a range argument.
+    pub fn eval_range(&mut self, e: &Expr) -> Result<RangeArg> {
+        match e {
+            Expr::MatrixSelector(ms) => self.matrix_selector(ms),
+            Expr::Subquery(sq) => self.subquery(sq),
+            Expr::Paren(p) => self.eval_range(&p.expr),
+            _ => Err(PromqlError::Execution(format!(
+                "expected a range vector, got {}",
+                e.value_type()
+            ))),
+        }
+    }
+
+    /// A child evaluator over other timestamps (subqueries), sharing limits.
+    pub fn child(&self, ts: Vec<i64>) -> Evaluator<'a> {
+        Evaluator {
+            q: self.q,
+            opts: self.opts,
+            ts,
+            query_start: self.query_start,
+            query_end: self.query_end,
+            ann: Annotations::default(),
+            samples: self.samples,
+            deadline: self.deadline,
+        }
+    }
+
+    /// Takes a child's annotations and sample count.
+    pub fn absorb(&mut self, child: Evaluator<'_>) {
+        self.ann.warnings.extend(child.ann.warnings);
+        self.ann.infos.extend(child.ann.infos);
+        self.samples = self.samples.max(child.samples);
+    }
+}
+
+pub(crate) fn offset_ms(o: &Option<Offset>) -> i64 {
+    match o {
+        Some(Offset::Pos(d)) => d.as_millis() as i64,
+        Some(Offset::Neg(d)) => -(d.as_millis() as i64),
+        None => 0,
+    }
+}
+
+pub(crate) fn system_time_ms(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
+/// Labels without `__name__`.
+pub(crate) fn drop_name(l: &Labels) -> Labels {
+    if l.get(METRIC_NAME).is_none() {
+        return l.clone();
+    }
+    let mut b = l.to_builder();
+    b.delete(METRIC_NAME);
+    b.build()
+}
+
+/// Merges series with equal labels; two values at the same step are Prometheus's
+/// "vector cannot contain metrics with the same labelset" error.
+pub(crate) fn dedupe(mut v: Vec<StepSeries>) -> Result<Vec<StepSeries>> {
+    if v.len() < 2 {
+        return Ok(v);
+    }
+    // Keep the original order for results whose order matters (instant sort/topk);
+    // only reorder when there is a duplicate.
+    let mut sorted: Vec<&Labels> = v.iter().map(|s| &s.labels).collect();
+    sorted.sort();
+    if sorted.windows(2).all(|w| w[0] != w[1]) {
+        return Ok(v);
+    }
+    v.sort_by(|a, b| a.labels.cmp(&b.labels));
+    let mut out: Vec<StepSeries> = Vec::with_capacity(v.len());
+    for s in v {
+        match out.last_mut() {
+            Some(last) if last.labels == s.labels => {
+                for (a, b) in last.values.iter_mut().zip(s.values) {
+                    match (a.is_some(), b) {
+                        (true, Some(_)) => {
+                            return Err(PromqlError::Execution(
+                                "vector cannot contain metrics with the same labelset".into(),
+                            ))
+                        }
+                        (false, Some(x)) => *a = Some(x),
+                        _ => {}
+                    }
+                }
+            }
+            _ => out.push(s),
+        }
+    }
+    Ok(out)
+}

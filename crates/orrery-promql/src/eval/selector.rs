@@ -1,0 +1,156 @@
+//! Vector selectors (lookback and staleness), matrix selectors and subqueries.
+
+use super::{Evaluator, RangeArg, RangeSeries, StepSeries, Val};
+use crate::error::{PromqlError, Result};
+use orrery_model::{is_stale_nan, MatchOp, Matcher, Sample, METRIC_NAME};
+use promql_parser::parser::{MatrixSelector, SubqueryExpr, VectorSelector};
+
+/// Converts the parser's matchers (and metric name) into ours.
+pub(crate) fn matchers(vs: &VectorSelector) -> Result<Vec<Matcher>> {
+    use promql_parser::label::MatchOp as P;
+    let mut out = Vec::with_capacity(vs.matchers.matchers.len() + 1);
+    for m in &vs.matchers.matchers {
+        let op = match m.op {
+            P::Equal => MatchOp::Equal,
+            P::NotEqual => MatchOp::NotEqual,
+            P::Re(_) => MatchOp::Regex,
+            P::NotRe(_) => MatchOp::NotRegex,
+        };
+        out.push(
+            Matcher::new(op, m.name.clone(), m.value.clone())
+                .map_err(|e| PromqlError::Parse(e.to_string()))?,
+        );
+    }
+    if let Some(name) = &vs.name {
+        if !out
+            .iter()
+            .any(|m| m.name == METRIC_NAME && m.op == MatchOp::Equal && m.value == *name)
+        {
+            out.push(Matcher::equal(METRIC_NAME, name.clone()));
+        }
+    }
+    if !vs.matchers.or_matchers.is_empty() {
+        return Err(PromqlError::Execution(
+            "\"or\" inside a selector's braces is not supported yet".into(),
+        ));
+    }
+    Ok(out)
+}
+
+impl Evaluator<'_> {
+    pub(crate) fn vector_selector(&mut self, vs: &VectorSelector) -> Result<Val> {
+        let ms = matchers(vs)?;
+        let refs = self.refs(&vs.at, &vs.offset);
+        let (lo, hi) = bounds(&refs);
+        let lookback = self.opts.lookback_delta_ms;
+        let series = self.q.select(lo - lookback + 1, hi, &ms)?;
+        self.account(series.iter().map(|s| s.samples.len()).sum())?;
+        let mut out = Vec::with_capacity(series.len());
+        for s in series {
+            let values: Vec<Option<f64>> = refs
+                .iter()
+                .map(|&r| {
+                    let idx = s.samples.partition_point(|p| p.t <= r);
+                    let p = s.samples.get(idx.checked_sub(1)?)?;
+                    (p.t > r - lookback && !is_stale_nan(p.v)).then_some(p.v)
+                })
+                .collect();
+            if values.iter().any(Option::is_some) {
+                out.push(StepSeries {
+                    labels: s.labels,
+                    values,
+                });
+            }
+        }
+        Ok(Val::Vector(out))
+    }
+
+    pub(crate) fn matrix_selector(&mut self, m: &MatrixSelector) -> Result<RangeArg> {
+        let ms = matchers(&m.vs)?;
+        let range = m.range.as_millis() as i64;
+        let ends = self.refs(&m.vs.at, &m.vs.offset);
+        let (lo, hi) = bounds(&ends);
+        let series = self.q.select(lo - range + 1, hi, &ms)?;
+        self.account(series.iter().map(|s| s.samples.len()).sum())?;
+        let series = series
+            .into_iter()
+            .map(|s| RangeSeries {
+                labels: s.labels,
+                points: s
+                    .samples
+                    .into_iter()
+                    .filter(|p| !is_stale_nan(p.v))
+                    .collect(),
+            })
+            .filter(|s| !s.points.is_empty())
+            .collect();
+        Ok(RangeArg {
+            series,
+            range,
+            ends,
+        })
+    }
+
+    pub(crate) fn subquery(&mut self, sq: &SubqueryExpr) -> Result<RangeArg> {
+        let range = sq.range.as_millis() as i64;
+        let step = match &sq.step {
+            Some(d) if !d.is_zero() => d.as_millis() as i64,
+            _ => self.opts.default_subquery_step_ms,
+        };
+        let ends = self.refs(&sq.at, &sq.offset);
+        let (lo, hi) = bounds(&ends);
+        // The first step-aligned time at or after the earliest window start, with Go's
+        // truncating division, exactly as Prometheus aligns subquery steps.
+        let first = lo - range;
+        let mut start = (first / step) * step;
+        if start < first {
+            start += step;
+        }
+        let mut ts = Vec::new();
+        let mut t = start;
+        while t <= hi {
+            ts.push(t);
+            t += step;
+        }
+        let mut child = self.child(ts);
+        let val = child.eval(&sq.expr);
+        let child_ts = child.ts.clone();
+        self.absorb(child);
+        let series: Vec<RangeSeries> = match val? {
+            Val::Vector(v) => v
+                .into_iter()
+                .map(|s| RangeSeries {
+                    labels: s.labels,
+                    points: s
+                        .values
+                        .iter()
+                        .zip(&child_ts)
+                        .filter_map(|(v, &t)| v.map(|v| Sample { t, v }))
+                        .collect(),
+                })
+                .filter(|s| !s.points.is_empty())
+                .collect(),
+            Val::Scalar(v) => vec![RangeSeries {
+                labels: Default::default(),
+                points: v
+                    .iter()
+                    .zip(&child_ts)
+                    .map(|(&v, &t)| Sample { t, v })
+                    .collect(),
+            }],
+            Val::String(_) => return Err(PromqlError::Execution("subquery of a string".into())),
+        };
+        self.account(series.iter().map(|s| s.points.len()).sum())?;
+        Ok(RangeArg {
+            series,
+            range,
+            ends,
+        })
+    }
+}
+
+fn bounds(refs: &[i64]) -> (i64, i64) {
+    let lo = refs.iter().copied().min().unwrap_or(0);
+    let hi = refs.iter().copied().max().unwrap_or(0);
+    (lo, hi)
+}
