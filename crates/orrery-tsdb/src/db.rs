@@ -230,7 +230,7 @@ impl Db {
             let range_end = range_start.saturating_add(self.opts.block_range_ms);
             let iter = group
                 .into_iter()
-                .map(|m| Ok((m.labels.clone(), moved_samples(&m)?)));
+                .map(|m| Ok((m.labels(), moved_samples(&m)?)));
             if let Some(meta) =
                 block::write_block(&blocks_dir, range_start, range_end, 1, Vec::new(), iter)?
             {

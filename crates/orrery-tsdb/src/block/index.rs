@@ -15,7 +15,7 @@ use crate::chunkenc::varint::{put_uvarint, Cursor};
 use crate::postings::PostingsSource;
 use crate::{Result, TsdbError};
 use orrery_model::{Label, Labels};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// First bytes of an index file.
@@ -53,26 +53,58 @@ impl ChunkMeta {
     }
 }
 
+/// Label pairs as ids into a [`SymbolTable`]; the writer's compact form of a series.
+pub type SymLabels = Vec<(u32, u32)>;
+
+/// Interns strings while a block is written, so the writer holds each distinct label
+/// name and value once instead of once per series.
+#[derive(Debug, Default)]
+pub struct SymbolTable {
+    ids: HashMap<Box<str>, u32>,
+    strings: Vec<Box<str>>,
+}
+
+impl SymbolTable {
+    /// The id of `s`, adding it if new.
+    pub fn intern(&mut self, s: &str) -> Result<u32> {
+        if let Some(&id) = self.ids.get(s) {
+            return Ok(id);
+        }
+        let id = u32::try_from(self.strings.len())
+            .map_err(|_| TsdbError::Bug("block too big: symbol count exceeds 2^32".into()))?;
+        let b: Box<str> = s.into();
+        self.strings.push(b.clone());
+        self.ids.insert(b, id);
+        Ok(id)
+    }
+
+    /// Interns a label set.
+    pub fn intern_labels(&mut self, l: &Labels) -> Result<SymLabels> {
+        l.iter()
+            .map(|l| Ok((self.intern(&l.name)?, self.intern(&l.value)?)))
+            .collect()
+    }
+}
+
 /// Builds the index file for series sorted by labels, each with its chunks in time
 /// order. Fails only if the block is too big for 32-bit ids and offsets.
-pub fn encode_index(block_min: i64, series: &[(Labels, Vec<ChunkMeta>)]) -> Result<Vec<u8>> {
+pub fn encode_index(
+    block_min: i64,
+    table: &SymbolTable,
+    series: &[(SymLabels, Vec<ChunkMeta>)],
+) -> Result<Vec<u8>> {
     let too_big = |what: &str| TsdbError::Bug(format!("block too big: {what} exceeds 2^32"));
     if u32::try_from(series.len()).is_err() {
         return Err(too_big("series count"));
     }
-    let mut syms: BTreeSet<&str> = BTreeSet::new();
-    for (ls, _) in series {
-        for l in ls {
-            syms.insert(&l.name);
-            syms.insert(&l.value);
-        }
+    // The file stores symbols sorted; map insertion ids to sorted positions.
+    let mut order: Vec<u32> = (0..table.strings.len() as u32).collect();
+    order.sort_unstable_by(|a, b| table.strings[*a as usize].cmp(&table.strings[*b as usize]));
+    let syms: Vec<&str> = order.iter().map(|&i| &*table.strings[i as usize]).collect();
+    let mut remap = vec![0u64; order.len()];
+    for (sorted, &ins) in order.iter().enumerate() {
+        remap[ins as usize] = sorted as u64;
     }
-    let syms: Vec<&str> = syms.into_iter().collect();
-    let ids: HashMap<&str, u64> = syms
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (*s, i as u64))
-        .collect();
 
     let mut out = Vec::with_capacity(64 + series.len() * 32);
     out.extend_from_slice(&INDEX_MAGIC);
@@ -100,8 +132,8 @@ pub fn encode_index(block_min: i64, series: &[(Labels, Vec<ChunkMeta>)]) -> Resu
     let mut postings: HashMap<(u64, u64), Vec<u32>> = HashMap::new();
     for (sid, (ls, chunks)) in series.iter().enumerate() {
         put_uvarint(&mut p, ls.len() as u64);
-        for l in ls {
-            let (n, v) = (ids[l.name.as_str()], ids[l.value.as_str()]);
+        for &(n, v) in ls {
+            let (n, v) = (remap[n as usize], remap[v as usize]);
             put_uvarint(&mut p, n);
             put_uvarint(&mut p, v);
             postings.entry((n, v)).or_default().push(sid as u32);

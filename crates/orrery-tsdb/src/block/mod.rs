@@ -32,7 +32,7 @@ use crate::filenames::{BLOCK_CHUNKS, BLOCK_INDEX, BLOCK_META, TMP_SUFFIX};
 use crate::postings::postings_for_matchers;
 use crate::{Result, TsdbError};
 use chunks::{ChunksWriter, CHUNKS_HEADER_SIZE, MAX_CHUNK_SAMPLES};
-use index::{encode_index, ChunkMeta, Index, SeriesEntry};
+use index::{encode_index, ChunkMeta, Index, SeriesEntry, SymLabels, SymbolTable};
 use orrery_model::{Labels, Matcher, Sample, Series};
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -104,7 +104,8 @@ fn write_into(
 ) -> Result<Option<BlockMeta>> {
     let chunks_path = dir.join(BLOCK_CHUNKS);
     let mut cw = ChunksWriter::create(&chunks_path)?;
-    let mut entries: Vec<(Labels, Vec<ChunkMeta>)> = Vec::new();
+    let mut entries: Vec<(SymLabels, Vec<ChunkMeta>)> = Vec::new();
+    let mut table = SymbolTable::default();
     let mut prev: Option<Labels> = None;
     let (min_time, max_time) = (meta.min_time, meta.max_time);
     for item in series {
@@ -137,7 +138,7 @@ fn write_into(
             }
             meta.stats.num_samples += samples.len() as u64;
             meta.stats.num_chunks += metas.len() as u64;
-            entries.push((labels.clone(), metas));
+            entries.push((table.intern_labels(&labels)?, metas));
         }
         prev = Some(labels);
     }
@@ -147,7 +148,7 @@ fn write_into(
     meta.stats.num_series = entries.len() as u64;
     let chunks_size = cw.finish()?;
     debug_assert!(chunks_size >= CHUNKS_HEADER_SIZE as u64);
-    let index = encode_index(min_time, &entries)?;
+    let index = encode_index(min_time, &table, &entries)?;
     write_file(&dir.join(BLOCK_INDEX), &index)?;
     write_file(&dir.join(BLOCK_META), &meta.encode())?;
     sync_dir(dir)?;

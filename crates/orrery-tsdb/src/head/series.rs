@@ -17,11 +17,23 @@ pub(crate) enum AppendResult {
     Duplicate,
 }
 
-/// Data moved out of a series by a cut, to be written into blocks.
+/// Data moved out of a series by a cut, to be written into blocks. Labels stay
+/// interned (shared strings) until the block writer takes the series, so a cut of
+/// every series does not copy every label string at once.
 pub(crate) struct MovedData {
-    pub labels: Labels,
+    pub labels: Box<[SymPair]>,
     pub chunks: Vec<XorChunk>,
     pub ooo: Vec<Sample>,
+}
+
+impl MovedData {
+    pub fn labels(&self) -> Labels {
+        sym_to_labels(&self.labels)
+    }
+}
+
+fn sym_to_labels(l: &[SymPair]) -> Labels {
+    Labels::from_sorted_unchecked(l.iter().map(|(n, v)| Label::new(&**n, &**v)).collect())
 }
 
 /// An interned label pair.
@@ -69,12 +81,7 @@ impl MemSeries {
     }
 
     pub fn labels(&self) -> Labels {
-        Labels::from_sorted_unchecked(
-            self.labels
-                .iter()
-                .map(|(n, v)| Label::new(&**n, &**v))
-                .collect(),
-        )
+        sym_to_labels(&self.labels)
     }
 
     fn lock(&self) -> MutexGuard<'_, SeriesData> {
@@ -182,7 +189,7 @@ impl MemSeries {
         let alive = remaining_min != i64::MAX || d.last_t >= before;
         drop(d);
         let moved = (!chunks.is_empty() || !ooo.is_empty()).then(|| MovedData {
-            labels: self.labels(),
+            labels: self.labels.clone(),
             chunks,
             ooo,
         });
