@@ -10,6 +10,9 @@ mod aggregate;
 mod binary;
 mod selector;
 
+// Numerics shared with the function implementations.
+pub(crate) use aggregate::{format_float, kahan_inc, quantile};
+
 use crate::engine::EngineOptions;
 use crate::error::{PromqlError, Result};
 use orrery_model::{Labels, Queryable, Sample, METRIC_NAME};
