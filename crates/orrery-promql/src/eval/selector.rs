@@ -39,6 +39,19 @@ pub(crate) fn matchers(vs: &VectorSelector) -> Result<Vec<Matcher>> {
 
 impl Evaluator<'_> {
     pub(crate) fn vector_selector(&mut self, vs: &VectorSelector) -> Result<Val> {
+        self.instant_lookup(vs, |p| p.v)
+    }
+
+    /// `timestamp(selector)`: the same lookback as [`Self::vector_selector`], but each
+    /// step holds the time of the sample found (in seconds) instead of its value, which
+    /// is what Prometheus's `timestamp()` reports when its argument is a selector.
+    pub(crate) fn vector_selector_timestamps(&mut self, vs: &VectorSelector) -> Result<Val> {
+        self.instant_lookup(vs, |p| p.t as f64 / 1000.0)
+    }
+
+    /// Finds each step's latest sample within the lookback (skipping stale markers) and
+    /// reports `f` of it.
+    fn instant_lookup(&mut self, vs: &VectorSelector, f: impl Fn(&Sample) -> f64) -> Result<Val> {
         let ms = matchers(vs)?;
         let refs = self.refs(&vs.at, &vs.offset);
         let (lo, hi) = bounds(&refs);
@@ -52,7 +65,7 @@ impl Evaluator<'_> {
                 .map(|&r| {
                     let idx = s.samples.partition_point(|p| p.t <= r);
                     let p = s.samples.get(idx.checked_sub(1)?)?;
-                    (p.t > r - lookback && !is_stale_nan(p.v)).then_some(p.v)
+                    (p.t > r - lookback && !is_stale_nan(p.v)).then(|| f(p))
                 })
                 .collect();
             if values.iter().any(Option::is_some) {

@@ -1,6 +1,8 @@
-//! PromQL functions. Range-vector functions live in `range`; every other call fails
-//! with a clear error naming the function until the instant-vector table lands.
+//! PromQL functions: the dispatcher. Range-vector functions live in `range`, all
+//! others in `instant`; a name neither knows (experimental functions we do not
+//! implement, such as `info`) fails with a clear error naming it.
 
+mod instant;
 mod range;
 
 use crate::error::{PromqlError, Result};
@@ -8,11 +10,14 @@ use crate::eval::{Evaluator, Val};
 use promql_parser::parser::Call;
 
 pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call) -> Result<Val> {
-    if let Some(v) = range::call(ev, c.func.name, &c.args.args)? {
+    let name = c.func.name;
+    if let Some(v) = range::call(ev, name, &c.args.args)? {
+        return Ok(v);
+    }
+    if let Some(v) = instant::call(ev, name, &c.args.args)? {
         return Ok(v);
     }
     Err(PromqlError::Execution(format!(
-        "function {:?} is not implemented yet",
-        c.func.name
+        "function {name:?} is not supported"
     )))
 }
