@@ -31,6 +31,13 @@ limits:
   max_labels_per_series: 64      # more: 400 naming the series and the limit
   max_label_name_length: 1024    # bytes; longer: 400
   max_label_value_length: 4096   # bytes; longer: 400
+
+query:
+  lookback_delta: 5m             # how far back a selector looks for a series' latest sample
+  timeout: 2m                    # longest a query may run (a request's "timeout" can only lower it); 503
+  max_samples: 50000000          # samples one query may hold in memory; more: 422 naming the limit
+  max_concurrent: 20             # queries evaluated at once; others wait up to their timeout, then 503
+  max_series: 0                  # series one query may read from storage; more: 422; 0 = no limit
 "#;
 
 /// Everything `orrery server` can be configured with.
@@ -45,6 +52,8 @@ pub struct ServerConfig {
     pub storage: StorageConfig,
     /// Ingest limits.
     pub limits: LimitsConfig,
+    /// Query settings and limits.
+    pub query: QueryConfig,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +63,7 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("./orrery-data"),
             storage: StorageConfig::default(),
             limits: LimitsConfig::default(),
+            query: QueryConfig::default(),
         }
     }
 }
@@ -167,6 +177,55 @@ impl LimitsConfig {
             max_label_name_length: self.max_label_name_length,
             max_label_value_length: self.max_label_value_length,
         }
+    }
+}
+
+/// Query settings and limits (`query:` in YAML).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueryConfig {
+    /// How far back a selector looks for the latest sample (default `5m`).
+    #[serde(deserialize_with = "de_duration")]
+    pub lookback_delta: Duration,
+    /// Longest a query may run (default `2m`); a request's `timeout` may only lower it.
+    #[serde(deserialize_with = "de_duration")]
+    pub timeout: Duration,
+    /// Samples one query may hold in memory (default 50,000,000).
+    pub max_samples: usize,
+    /// Queries evaluated at once (default 20); more wait up to their timeout.
+    pub max_concurrent: usize,
+    /// Series one query may read from storage; 0 (the default) means no limit.
+    pub max_series: usize,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        QueryConfig {
+            lookback_delta: Duration::from_secs(5 * 60),
+            timeout: Duration::from_secs(120),
+            max_samples: 50_000_000,
+            max_concurrent: 20,
+            max_series: 0,
+        }
+    }
+}
+
+impl QueryConfig {
+    /// Checks what serde cannot: a positive lookback, timeout and concurrency.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.lookback_delta.is_zero() {
+            return Err("query.lookback_delta must be positive".into());
+        }
+        if self.timeout.is_zero() {
+            return Err("query.timeout must be positive".into());
+        }
+        if self.max_concurrent == 0 {
+            return Err("query.max_concurrent must be at least 1".into());
+        }
+        if self.max_samples == 0 {
+            return Err("query.max_samples must be at least 1".into());
+        }
+        Ok(())
     }
 }
 
@@ -324,6 +383,8 @@ mod tests {
             format!("{:?}", def.storage)
         );
         assert_eq!(format!("{:?}", parsed.limits), format!("{:?}", def.limits));
+        assert_eq!(format!("{:?}", parsed.query), format!("{:?}", def.query));
+        assert_eq!(def.query.validate(), Ok(()));
         let doc = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../docs/configuration.md"
@@ -345,6 +406,22 @@ mod tests {
         assert!(e.to_string().contains("unknown unit"), "{e}");
         let e = serde_saphyr::from_str::<ServerConfig>("listen: nowhere\n").unwrap_err();
         assert!(!e.to_string().is_empty());
+    }
+
+    #[test]
+    fn query_settings_parse_and_bad_ones_name_the_key() {
+        let c: ServerConfig =
+            serde_saphyr::from_str("query:\n  timeout: 30s\n  max_series: 1000\n").unwrap();
+        assert_eq!(c.query.timeout, Duration::from_secs(30));
+        assert_eq!(c.query.max_series, 1000);
+        assert_eq!(c.query.max_concurrent, 20);
+        let q = QueryConfig {
+            max_concurrent: 0,
+            ..Default::default()
+        };
+        assert!(q.validate().unwrap_err().contains("query.max_concurrent"));
+        let e = serde_saphyr::from_str::<ServerConfig>("query:\n  max_sample: 1\n").unwrap_err();
+        assert!(e.to_string().contains("max_sample"), "{e}");
     }
 
     #[test]

@@ -24,15 +24,19 @@ pub enum ServerError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ErrorType {
     BadData,
+    Execution,
+    Timeout,
     Internal,
     Unavailable,
     NotFound,
 }
 
 impl ErrorType {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ErrorType::BadData => "bad_data",
+            ErrorType::Execution => "execution",
+            ErrorType::Timeout => "timeout",
             ErrorType::Internal => "internal",
             ErrorType::Unavailable => "unavailable",
             ErrorType::NotFound => "not_found",
@@ -53,6 +57,24 @@ impl ApiError {
         ApiError {
             status: StatusCode::BAD_REQUEST,
             kind: ErrorType::BadData,
+            message: message.into(),
+        }
+    }
+
+    /// 422 `execution`: the query is valid but cannot be evaluated (or hit a limit).
+    pub fn execution(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            kind: ErrorType::Execution,
+            message: message.into(),
+        }
+    }
+
+    /// 503 `timeout`.
+    pub fn timeout(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            kind: ErrorType::Timeout,
             message: message.into(),
         }
     }
@@ -87,13 +109,35 @@ impl From<orrery_model::StorageError> for ApiError {
     }
 }
 
+impl From<orrery_promql::PromqlError> for ApiError {
+    /// Prometheus's mapping: parse errors are the `query` parameter's fault (400),
+    /// evaluation failures and limits are `execution` (422), timeouts 503, storage 500.
+    fn from(e: orrery_promql::PromqlError) -> Self {
+        use orrery_promql::PromqlError as E;
+        match e {
+            E::Parse(m) => ApiError::bad_data(format!("invalid parameter \"query\": {m}")),
+            E::Execution(m) | E::Limit(m) => ApiError::execution(m),
+            e @ E::Timeout(_) => ApiError::timeout(e.to_string()),
+            E::Storage(m) => ApiError::internal(m),
+            other => ApiError::execution(other.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
+    /// Keys in Prometheus's order: `status`, `errorType`, `error`.
     fn into_response(self) -> Response {
-        let body = serde_json::json!({
-            "status": "error",
-            "errorType": self.kind.as_str(),
-            "error": self.message,
-        });
-        (self.status, axum::Json(body)).into_response()
+        let mut body = format!(
+            r#"{{"status":"error","errorType":"{}","error":"#,
+            self.kind.as_str()
+        );
+        crate::api::json_string(&mut body, &self.message);
+        body.push('}');
+        (
+            self.status,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()
     }
 }

@@ -14,6 +14,7 @@ mod telemetry;
 
 pub use api::Server;
 pub use config::{
-    parse_duration, parse_size, LimitsConfig, ServerConfig, StorageConfig, CONFIG_REFERENCE,
+    parse_duration, parse_size, LimitsConfig, QueryConfig, ServerConfig, StorageConfig,
+    CONFIG_REFERENCE,
 };
 pub use error::ServerError;

@@ -4,8 +4,9 @@
 use orrery_tsdb::{MetricKind, MetricValue};
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// Counters the HTTP layer updates.
 #[derive(Default)]
@@ -16,6 +17,23 @@ pub(crate) struct HttpMetrics {
     pub remote_write_samples: AtomicU64,
     /// reason → count of rejected remote-write requests.
     rejected: Mutex<BTreeMap<&'static str, u64>>,
+    /// endpoint → (queries, total seconds).
+    query_durations: Mutex<BTreeMap<&'static str, (u64, f64)>>,
+    /// (endpoint, errorType) → failed queries.
+    query_failures: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// Queries waiting for a slot or being evaluated.
+    pub queries_in_flight: AtomicI64,
+    /// Samples loaded by queries.
+    pub query_samples: AtomicU64,
+}
+
+/// Counts a query as in flight until dropped.
+pub(crate) struct InFlight<'a>(&'a AtomicI64);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl HttpMetrics {
@@ -27,6 +45,37 @@ impl HttpMetrics {
     pub fn rejected(&self, reason: &'static str) {
         let mut m = self.rejected.lock().unwrap_or_else(|p| p.into_inner());
         *m.entry(reason).or_default() += 1;
+    }
+
+    /// Marks a query as in flight for the guard's lifetime.
+    pub fn query_started(&self) -> InFlight<'_> {
+        self.queries_in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(&self.queries_in_flight)
+    }
+
+    /// Records a finished query (successful or not) and how long it took.
+    pub fn query_finished(
+        &self,
+        endpoint: &'static str,
+        took: Duration,
+        error: Option<&'static str>,
+    ) {
+        {
+            let mut m = self
+                .query_durations
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let e = m.entry(endpoint).or_default();
+            e.0 += 1;
+            e.1 += took.as_secs_f64();
+        }
+        if let Some(kind) = error {
+            let mut m = self
+                .query_failures
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            *m.entry((endpoint, kind)).or_default() += 1;
+        }
     }
 
     /// Renders everything in the Prometheus text format 0.0.4.
@@ -89,6 +138,63 @@ impl HttpMetrics {
                 "orrery_remote_write_rejected_requests_total{{reason=\"{reason}\"}} {n}"
             );
         }
+        header(
+            &mut out,
+            "orrery_query_duration_seconds",
+            "Time spent answering queries (waiting for a slot included), by endpoint.",
+            "summary",
+        );
+        for (endpoint, (n, secs)) in self
+            .query_durations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "orrery_query_duration_seconds_sum{{endpoint=\"{endpoint}\"}} {secs}\n\
+                 orrery_query_duration_seconds_count{{endpoint=\"{endpoint}\"}} {n}"
+            );
+        }
+        header(
+            &mut out,
+            "orrery_query_failures_total",
+            "Queries that failed, by endpoint and Prometheus error type.",
+            "counter",
+        );
+        for ((endpoint, kind), n) in self
+            .query_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "orrery_query_failures_total{{endpoint=\"{endpoint}\",error_type=\"{kind}\"}} {n}"
+            );
+        }
+        header(
+            &mut out,
+            "orrery_queries_in_flight",
+            "Queries waiting for a slot or being evaluated.",
+            "gauge",
+        );
+        let _ = writeln!(
+            out,
+            "orrery_queries_in_flight {}",
+            self.queries_in_flight.load(Ordering::Relaxed)
+        );
+        header(
+            &mut out,
+            "orrery_query_samples_total",
+            "Samples loaded by PromQL queries.",
+            "counter",
+        );
+        let _ = writeln!(
+            out,
+            "orrery_query_samples_total {}",
+            self.query_samples.load(Ordering::Relaxed)
+        );
         for m in storage {
             let kind = match m.kind {
                 MetricKind::Counter => "counter",

@@ -2,9 +2,15 @@
 //! background, shut down cleanly (stop accepting, finish requests, fsync the WAL).
 
 mod admin;
+mod federate;
+mod json;
 mod params;
+mod query;
 mod read;
+mod status;
 mod write;
+
+pub(crate) use json::string as json_string;
 
 use crate::config::ServerConfig;
 use crate::error::ServerError;
@@ -24,6 +30,8 @@ pub(crate) struct AppState {
     pub db: Arc<Db>,
     pub cfg: ServerConfig,
     pub metrics: HttpMetrics,
+    /// One permit per query that may be evaluated at once (`query.max_concurrent`).
+    pub query_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// A running-to-be server: storage is open, nothing is listening yet.
@@ -35,10 +43,12 @@ impl Server {
     /// Validates the configuration and opens storage (replaying the WAL).
     pub fn open(cfg: ServerConfig) -> Result<Server, ServerError> {
         let opts = cfg.storage.to_options().map_err(ServerError::Config)?;
+        cfg.query.validate().map_err(ServerError::Config)?;
         let db = Db::open(&cfg.data_dir, opts)?;
         Ok(Server {
             state: Arc::new(AppState {
                 db: Arc::new(db),
+                query_slots: Arc::new(tokio::sync::Semaphore::new(cfg.query.max_concurrent)),
                 cfg,
                 metrics: HttpMetrics::default(),
             }),
@@ -82,6 +92,22 @@ impl Server {
 fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/api/v1/write", post(write::remote_write))
+        .route("/api/v1/query", get(query::query).post(query::query))
+        .route(
+            "/api/v1/query_range",
+            get(query::query_range).post(query::query_range),
+        )
+        .route(
+            "/api/v1/format_query",
+            get(query::format_query).post(query::format_query),
+        )
+        .route(
+            "/api/v1/query_exemplars",
+            get(query::query_exemplars).post(query::query_exemplars),
+        )
+        .route("/api/v1/metadata", get(status::metadata))
+        .route("/api/v1/status/buildinfo", get(status::buildinfo))
+        .route("/federate", get(federate::federate))
         .route("/api/v1/series", get(read::series).post(read::series))
         .route("/api/v1/labels", get(read::labels).post(read::labels))
         .route("/api/v1/label/{name}/values", get(read::label_values))
@@ -133,5 +159,9 @@ async fn sync_loop(db: Arc<Db>, every: std::time::Duration) {
     }
 }
 
+#[cfg(test)]
+mod grafana_tests;
+#[cfg(test)]
+mod query_tests;
 #[cfg(test)]
 mod tests;

@@ -52,6 +52,28 @@ impl Params {
         }
     }
 
+    /// A timestamp that must be present: absent or empty is Prometheus's
+    /// `cannot parse "" to a valid timestamp`.
+    pub fn required_time(&self, key: &str) -> Result<i64, ApiError> {
+        let s = self.get(key).unwrap_or("");
+        parse_time(s).ok_or_else(|| {
+            ApiError::bad_data(format!(
+                "invalid parameter \"{key}\": cannot parse {s:?} to a valid timestamp"
+            ))
+        })
+    }
+
+    /// A duration parameter (`15s`, `1m30s` or float seconds) in nanoseconds, as
+    /// Prometheus's `parseDuration`; `None` when absent or empty.
+    pub fn duration_ns(&self, key: &str) -> Result<Option<i128>, ApiError> {
+        match self.get(key) {
+            None | Some("") => Ok(None),
+            Some(s) => parse_duration_ns(s)
+                .map(Some)
+                .map_err(|m| ApiError::bad_data(format!("invalid parameter \"{key}\": {m}"))),
+        }
+    }
+
     /// The `start` and `end` range, checked for order.
     pub fn range(&self) -> Result<(i64, i64), ApiError> {
         let start = self.time("start", i64::MIN)?;
@@ -140,6 +162,25 @@ pub(crate) fn parse_selector(s: &str) -> Result<Vec<Vec<Matcher>>, ApiError> {
         }
     }
     Ok(sets)
+}
+
+/// Prometheus's API `parseDuration`: float seconds (possibly negative) or a
+/// Prometheus duration such as `1m30s`, in nanoseconds.
+pub(crate) fn parse_duration_ns(s: &str) -> Result<i128, String> {
+    if let Ok(f) = s.parse::<f64>() {
+        let ns = f * 1e9;
+        if !ns.is_finite() || ns >= i64::MAX as f64 || ns <= i64::MIN as f64 {
+            return Err(format!(
+                "cannot parse {s:?} to a valid duration. It overflows int64"
+            ));
+        }
+        return Ok(ns as i128);
+    }
+    crate::config::parse_duration(s)
+        .ok()
+        .filter(|_| !s.trim().is_empty() && s.trim() == s)
+        .map(|d| d.as_nanos() as i128)
+        .ok_or_else(|| format!("cannot parse {s:?} to a valid duration"))
 }
 
 /// Parses RFC3339 or (fractional) Unix seconds into ms, as Prometheus's API does.
@@ -247,6 +288,19 @@ mod tests {
         assert_eq!(parse_time("yesterday"), None);
         assert_eq!(parse_time("2015-13-01T00:00:00Z"), None);
         assert_eq!(parse_time("2015-07-01T20:10:51"), None);
+    }
+
+    #[test]
+    fn durations_parse_as_prometheus_api_does() {
+        assert_eq!(parse_duration_ns("15"), Ok(15_000_000_000));
+        assert_eq!(parse_duration_ns("0.5"), Ok(500_000_000));
+        assert_eq!(parse_duration_ns("1m30s"), Ok(90_000_000_000));
+        assert_eq!(parse_duration_ns("-1"), Ok(-1_000_000_000));
+        assert!(parse_duration_ns("")
+            .unwrap_err()
+            .contains("cannot parse \"\" to a valid duration"));
+        assert!(parse_duration_ns("1e30").unwrap_err().contains("overflows"));
+        assert!(parse_duration_ns("soon").is_err());
     }
 
     #[test]

@@ -7,19 +7,16 @@ use crate::error::ApiError;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
-use axum::Json;
+use axum::response::Response;
 use orrery_model::Queryable;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 const TRUNCATED: &str = "results truncated due to limit";
 
-fn success(data: Value, warnings: Vec<&str>) -> Json<Value> {
-    let mut v = json!({"status": "success", "data": data});
-    if !warnings.is_empty() {
-        v["warnings"] = json!(warnings);
-    }
-    Json(v)
+fn success(data: Value, warnings: Vec<&str>) -> Response {
+    let warnings: Vec<String> = warnings.into_iter().map(String::from).collect();
+    super::json::success(&data, &warnings)
 }
 
 /// Runs blocking storage work off the async workers.
@@ -36,7 +33,7 @@ pub(crate) async fn series(
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let p = Params::parse(q.as_deref(), &headers, &body);
     let sets = p.matcher_sets()?;
     if sets.is_empty() {
@@ -79,7 +76,7 @@ pub(crate) async fn labels(
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let p = Params::parse(q.as_deref(), &headers, &body);
     let sets = p.matcher_sets()?;
     let (start, end) = p.range()?;
@@ -94,7 +91,7 @@ pub(crate) async fn label_values(
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let p = Params::parse(q.as_deref(), &headers, &Bytes::new());
     if name.is_empty() {
         return Err(ApiError::bad_data(format!("invalid label name: {name:?}")));
@@ -108,7 +105,7 @@ pub(crate) async fn label_values(
     Ok(limited(values, limit))
 }
 
-fn limited(mut v: Vec<String>, limit: usize) -> Json<Value> {
+fn limited(mut v: Vec<String>, limit: usize) -> Response {
     let mut warnings = Vec::new();
     if limit > 0 && v.len() > limit {
         v.truncate(limit);

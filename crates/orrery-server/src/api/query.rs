@@ -1,0 +1,352 @@
+//! PromQL over HTTP: `/api/v1/query`, `/api/v1/query_range`, `/api/v1/format_query`
+//! and `/api/v1/query_exemplars`, with Prometheus's parameters, checks (in its order),
+//! JSON and errors; and the limits every query runs under: a slot among
+//! `query.max_concurrent`, a timeout, `query.max_samples` and `query.max_series`.
+
+use super::json;
+use super::params::Params;
+use super::AppState;
+use crate::error::ApiError;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use orrery_model::{Labels, Matcher, MetricMetadata, Queryable, Series, StorageError};
+use orrery_promql::{Engine, EngineOptions, PromqlError, QueryResult, Value};
+use promql_parser::parser::Expr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
+
+/// Prometheus's cap on points per series in a range query.
+const MAX_POINTS: i128 = 11_000;
+const TRUNCATED: &str = "results truncated due to limit";
+
+/// The current time in ms since the epoch.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Per-request settings: the configured ones, lowered or overridden by parameters.
+pub(crate) struct QueryOpts {
+    pub timeout: Duration,
+    pub lookback_delta_ms: i64,
+}
+
+impl QueryOpts {
+    /// `timeout` (only lowers `query.timeout`) and `lookback_delta`.
+    pub fn from_params(state: &AppState, p: &Params) -> Result<QueryOpts, ApiError> {
+        let cfg = &state.cfg.query;
+        let mut timeout = cfg.timeout;
+        if let Some(ns) = p.duration_ns("timeout")? {
+            let asked = Duration::from_nanos(u64::try_from(ns.max(0)).unwrap_or(u64::MAX));
+            timeout = timeout.min(asked);
+        }
+        let mut lookback_delta_ms =
+            i64::try_from(cfg.lookback_delta.as_millis()).unwrap_or(i64::MAX);
+        if let Some(ns) = p.duration_ns("lookback_delta")? {
+            if ns < 0 {
+                return Err(ApiError::bad_data(
+                    "invalid parameter \"lookback_delta\": lookback delta must not be negative",
+                ));
+            }
+            if ns > 0 {
+                lookback_delta_ms = i64::try_from(ns / 1_000_000).unwrap_or(i64::MAX).max(1);
+            }
+        }
+        Ok(QueryOpts {
+            timeout,
+            lookback_delta_ms,
+        })
+    }
+}
+
+/// Parses the `query` parameter; failures are 400 `invalid parameter "query"`.
+fn parse_query(p: &Params) -> Result<Expr, ApiError> {
+    Ok(orrery_promql::parse_expr(p.get("query").unwrap_or(""))?)
+}
+
+/// Runs `job` under the query limits: waits for a slot (up to the timeout), then
+/// evaluates on a blocking thread that keeps the slot until it really finishes.
+pub(crate) async fn run<T: Send + 'static>(
+    state: &Arc<AppState>,
+    opts: &QueryOpts,
+    job: impl FnOnce(&Engine, &dyn Queryable) -> Result<T, PromqlError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let cfg = &state.cfg.query;
+    let deadline = Instant::now() + opts.timeout;
+    let permit = match tokio::time::timeout_at(
+        deadline,
+        state.query_slots.clone().acquire_owned(),
+    )
+    .await
+    {
+        Ok(Ok(p)) => p,
+        Ok(Err(_)) => return Err(ApiError::internal("query slots are closed")),
+        Err(_) => {
+            return Err(ApiError::timeout(format!(
+                "query timed out in query queue: all {n} query slots stayed busy for {:?} (limit query.max_concurrent = {n})",
+                opts.timeout,
+                n = cfg.max_concurrent
+            )))
+        }
+    };
+    let engine = Engine::new(EngineOptions {
+        lookback_delta_ms: opts.lookback_delta_ms,
+        max_samples: cfg.max_samples,
+        timeout: deadline.saturating_duration_since(Instant::now()),
+        ..EngineOptions::default()
+    });
+    let db = state.db.clone();
+    let max_series = cfg.max_series;
+    let task = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let q = SeriesLimited::new(&*db, max_series);
+        job(&engine, &q)
+    });
+    match tokio::time::timeout_at(deadline, task).await {
+        Err(_) => Err(PromqlError::Timeout("query execution").into()),
+        Ok(Err(e)) => Err(ApiError::internal(format!("query task failed: {e}"))),
+        Ok(Ok(r)) => Ok(r?),
+    }
+}
+
+/// Records the query's duration and outcome, and turns errors into responses.
+async fn observed(
+    state: &Arc<AppState>,
+    endpoint: &'static str,
+    f: impl std::future::Future<Output = Result<Response, ApiError>>,
+) -> Response {
+    let _in_flight = state.metrics.query_started();
+    let start = std::time::Instant::now();
+    let res = f.await;
+    let kind = res.as_ref().err().map(|e| e.kind.as_str());
+    state
+        .metrics
+        .query_finished(endpoint, start.elapsed(), kind);
+    match res {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A value truncated to `limit` series (0: no limit), with the warning Prometheus adds.
+fn respond(state: &AppState, mut res: QueryResult, limit: usize) -> Response {
+    state
+        .metrics
+        .query_samples
+        .fetch_add(res.samples_loaded as u64, Ordering::Relaxed);
+    let truncated = match &mut res.value {
+        Value::Vector(v) if limit > 0 && v.len() > limit => {
+            v.truncate(limit);
+            true
+        }
+        Value::Matrix(m) if limit > 0 && m.len() > limit => {
+            m.truncate(limit);
+            true
+        }
+        _ => false,
+    };
+    if truncated {
+        res.warnings.push(TRUNCATED.into());
+    }
+    json::success_raw(&json::query_data(&res.value), &res.warnings, &res.infos)
+}
+
+/// `GET|POST /api/v1/query`.
+pub(crate) async fn query(
+    State(state): State<Arc<AppState>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let p = Params::parse(q.as_deref(), &headers, &body);
+    observed(&state, "query", async {
+        let limit = p.limit()?;
+        let t = p.time("time", now_ms())?;
+        let opts = QueryOpts::from_params(&state, &p)?;
+        let expr = parse_query(&p)?;
+        let res = run(&state, &opts, move |e, q| e.instant_expr(q, &expr, t)).await?;
+        Ok::<_, ApiError>(respond(&state, res, limit))
+    })
+    .await
+}
+
+/// `GET|POST /api/v1/query_range`.
+pub(crate) async fn query_range(
+    State(state): State<Arc<AppState>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let p = Params::parse(q.as_deref(), &headers, &body);
+    observed(&state, "query_range", async {
+        let limit = p.limit()?;
+        let start = p.required_time("start")?;
+        let end = p.required_time("end")?;
+        if end < start {
+            return Err(ApiError::bad_data(
+                "invalid parameter \"end\": end timestamp must not be before start time",
+            ));
+        }
+        let step_ns = match p.duration_ns("step")? {
+            Some(ns) => ns,
+            None => {
+                return Err(ApiError::bad_data(
+                    "invalid parameter \"step\": cannot parse \"\" to a valid duration",
+                ))
+            }
+        };
+        if step_ns <= 0 {
+            return Err(ApiError::bad_data(
+                "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
+            ));
+        }
+        if (i128::from(end) - i128::from(start)) * 1_000_000 / step_ns > MAX_POINTS {
+            return Err(ApiError::bad_data(
+                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+            ));
+        }
+        let step_ms = i64::try_from(step_ns / 1_000_000).unwrap_or(i64::MAX).max(1);
+        let opts = QueryOpts::from_params(&state, &p)?;
+        let expr = parse_query(&p)?;
+        let res = run(&state, &opts, move |e, q| {
+            e.range_expr(q, &expr, start, end, step_ms)
+        })
+        .await?;
+        Ok::<_, ApiError>(respond(&state, res, limit))
+    })
+    .await
+}
+
+/// `GET|POST /api/v1/format_query`: the expression pretty-printed.
+pub(crate) async fn format_query(
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let p = Params::parse(q.as_deref(), &headers, &body);
+    match parse_query(&p) {
+        Ok(expr) => json::success(&expr.prettify(), &[]),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET|POST /api/v1/query_exemplars`: Orrery stores no exemplars yet, so a valid
+/// request gets an empty list (and, as in Prometheus, no `data` at all when the
+/// expression has no selector).
+pub(crate) async fn query_exemplars(
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let p = Params::parse(q.as_deref(), &headers, &body);
+    let checked = (|| {
+        let start = p.time("start", i64::MIN)?;
+        let end = p.time("end", i64::MAX)?;
+        if end < start {
+            return Err(ApiError::bad_data(
+                "invalid parameter \"end\": end timestamp must not be before start time",
+            ));
+        }
+        parse_query(&p)
+    })();
+    match checked {
+        Err(e) => e.into_response(),
+        Ok(expr) if has_selector(&expr) => json::success_raw("[]", &[], &[]),
+        Ok(_) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            r#"{"status":"success"}"#,
+        )
+            .into_response(),
+    }
+}
+
+fn has_selector(e: &Expr) -> bool {
+    struct Find;
+    impl promql_parser::util::ExprVisitor for Find {
+        type Error = std::convert::Infallible;
+        fn pre_visit(&mut self, e: &Expr) -> Result<bool, Self::Error> {
+            Ok(!matches!(
+                e,
+                Expr::VectorSelector(_) | Expr::MatrixSelector(_)
+            ))
+        }
+    }
+    matches!(promql_parser::util::walk_expr(&mut Find, e), Ok(false))
+}
+
+/// Storage as one query sees it: every `select` adds its series to a count that may
+/// not pass `query.max_series` (0: no limit).
+pub(crate) struct SeriesLimited<'a> {
+    inner: &'a dyn Queryable,
+    max_series: usize,
+    seen: AtomicUsize,
+}
+
+impl<'a> SeriesLimited<'a> {
+    pub fn new(inner: &'a dyn Queryable, max_series: usize) -> Self {
+        SeriesLimited {
+            inner,
+            max_series,
+            seen: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Queryable for SeriesLimited<'_> {
+    fn select(
+        &self,
+        mint: i64,
+        maxt: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Series>, StorageError> {
+        let out = self.inner.select(mint, maxt, matchers)?;
+        if self.max_series > 0 {
+            let total = self.seen.fetch_add(out.len(), Ordering::Relaxed) + out.len();
+            if total > self.max_series {
+                return Err(StorageError::LimitExceeded(format!(
+                    "query would read more than {n} series from storage (limit query.max_series = {n})",
+                    n = self.max_series
+                )));
+            }
+        }
+        Ok(out)
+    }
+
+    fn series(
+        &self,
+        mint: i64,
+        maxt: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Labels>, StorageError> {
+        self.inner.series(mint, maxt, matchers)
+    }
+
+    fn label_names(
+        &self,
+        mint: i64,
+        maxt: i64,
+        matcher_sets: &[Vec<Matcher>],
+    ) -> Result<Vec<String>, StorageError> {
+        self.inner.label_names(mint, maxt, matcher_sets)
+    }
+
+    fn label_values(
+        &self,
+        name: &str,
+        mint: i64,
+        maxt: i64,
+        matcher_sets: &[Vec<Matcher>],
+    ) -> Result<Vec<String>, StorageError> {
+        self.inner.label_values(name, mint, maxt, matcher_sets)
+    }
+
+    fn metadata(&self) -> Vec<MetricMetadata> {
+        self.inner.metadata()
+    }
+}
