@@ -7,7 +7,8 @@
 //! `tests/promqltest/known_parser_failures.txt` (parser cases, `case#N  reason`). A test
 //! fails when something not listed fails, and when something listed now passes.
 //! `PROMQLTEST_UPDATE=1 cargo test -p orrery-promql --test promqltest` rewrites the lists
-//! from the current run. Run with `-- --nocapture` to see the per-file table.
+//! from the current run. Run with `-- --nocapture` to see the per-file table;
+//! `PROMQLTEST_VERBOSE=1` also lists every skipped eval.
 
 mod promqltest {
     pub mod known;
@@ -141,8 +142,14 @@ fn promql_conformance() {
         let cmds = script::parse_script(&text);
         let reports: Vec<EvalReport> = Runner::new(engine.clone(), *legacy).run(&cmds);
         let mut c = Counts::default();
+        let verbose = std::env::var("PROMQLTEST_VERBOSE").is_ok_and(|v| v == "1");
         for r in &reports {
             c.add(&r.outcome);
+            if verbose {
+                if let Outcome::Skip(why) = &r.outcome {
+                    eprintln!("skip {name}:{}  {}  ({why})", r.line, short(&r.expr, 100));
+                }
+            }
             if let Outcome::Fail { reason, detail } | Outcome::CrossFail { reason, detail } =
                 &r.outcome
             {

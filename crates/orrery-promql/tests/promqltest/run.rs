@@ -756,6 +756,46 @@ mod tests {
         assert!(almost_equal(f64::INFINITY, f64::INFINITY));
     }
 
+    fn outcomes(script: &str) -> Vec<Outcome> {
+        let cmds = super::super::script::parse_script(script);
+        Runner::new(Engine::default(), false)
+            .run(&cmds)
+            .into_iter()
+            .map(|r| r.outcome)
+            .collect()
+    }
+
+    #[test]
+    fn runner_is_not_vacuous() {
+        let o = outcomes(
+            "load 1m\n  foo{a=\"x\"} 1+1x4\n  h {{schema:0 sum:1 count:1}}\n\n\
+             eval instant at 2m foo\n  foo{a=\"x\"} 3\n\n\
+             eval instant at 2m foo\n  foo{a=\"x\"} 4\n\n\
+             eval instant at 2m foo\n\n\
+             eval range from 0 to 2m step 1m foo\n  foo{a=\"x\"} 1 2 3\n\n\
+             eval range from 0 to 2m step 1m foo\n  foo{a=\"x\"} 1 _ 3\n\n\
+             eval instant at 2m h\n\n\
+             eval instant at 2m foo +\n  expect fail\n\n\
+             eval instant at 2m foo\n  expect fail\n\n\
+             eval instant at 2m 1 + 1\n  2\n\n\
+             eval instant at 2m 1 + 1\n  3\n",
+        );
+        let kinds: Vec<&str> = o
+            .iter()
+            .map(|o| match o {
+                Outcome::Pass => "pass",
+                Outcome::Skip(_) => "skip",
+                Outcome::Fail { .. } => "fail",
+                Outcome::CrossFail { .. } => "cross",
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            ["pass", "fail", "fail", "pass", "fail", "skip", "pass", "fail", "pass", "fail"],
+            "{o:?}"
+        );
+    }
+
     #[test]
     fn nhcb_families() {
         let l = Labels::from_pairs([("__name__", "x_bucket"), ("le", "1"), ("a", "b")]);
