@@ -290,27 +290,11 @@ fn linear_regression(w: &[Sample], intercept_t: i64) -> (f64, f64) {
     (slope, sy / n - slope * sx / n)
 }
 
-/// Whether Prometheus evaluates `e` once for the whole query (it is wrapped in a
-/// step-invariant node): literals, and selectors and subqueries pinned with `@`.
-fn step_invariant(e: &Expr) -> bool {
-    match e {
-        Expr::NumberLiteral(_) | Expr::StringLiteral(_) => true,
-        Expr::Paren(p) => step_invariant(&p.expr),
-        Expr::Unary(u) => step_invariant(&u.expr),
-        Expr::Binary(b) => step_invariant(&b.lhs) && step_invariant(&b.rhs),
-        Expr::VectorSelector(vs) => vs.at.is_some(),
-        Expr::MatrixSelector(ms) => ms.vs.at.is_some(),
-        Expr::Subquery(sq) => sq.at.is_some(),
-        _ => false,
-    }
-}
-
-/// `predict_linear(v, t)`: the fitted value `t` seconds after the evaluation time.
-/// When the whole call is step-invariant Prometheus evaluates it once, at the first
-/// step, so the intercept is taken there for every step.
+/// `predict_linear(v, t)`: the fitted value `t` seconds after each step's evaluation
+/// time (not the window end: with `@` or `offset` the prediction still starts at the
+/// step time, and range and instant queries agree at every step).
 fn predict_linear(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> Result<Val> {
     let (range_e, dur_e) = (arg(args, 0)?, arg(args, 1)?);
-    let invariant = step_invariant(range_e) && step_invariant(dur_e);
     let rv = ev.eval_range(range_e)?;
     let dur = scalar_arg(ev, dur_e)?;
     let ts = ev.ts.clone();
@@ -318,8 +302,7 @@ fn predict_linear(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> Result<Val> {
         if w.len() < 2 {
             return Ok(None);
         }
-        let at = if invariant { ts[0] } else { ts[i] };
-        let (slope, intercept) = linear_regression(w, at);
+        let (slope, intercept) = linear_regression(w, ts[i]);
         Ok(Some(slope * dur[i] + intercept))
     })?;
     finish(out, false)
@@ -693,6 +676,20 @@ mod tests {
             one(&s, "predict_linear(m[55m] @ 3000, 3600)", 10 * MIN),
             51.36363636363637
         ));
+        // The same in a range query: each step predicts from its own time.
+        let r = Engine::default()
+            .range_query(
+                &s,
+                "predict_linear(m[55m] @ 3000, 3600)",
+                9 * MIN,
+                11 * MIN,
+                MIN,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        match r.value {
+            Value::Matrix(m) => assert!(close(m[0].samples[1].v, 51.36363636363637)),
+            other => panic!("{other:?}"),
+        }
         let s = MemStore::new();
         series(&s, "flat", &[], MIN, &[f64::INFINITY; 3]);
         assert!(one(&s, "deriv(flat[5m])", 2 * MIN).is_nan());
