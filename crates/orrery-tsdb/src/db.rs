@@ -770,7 +770,7 @@ fn group_by_range(moved: Vec<MovedData>, range: i64) -> BTreeMap<i64, Vec<MovedD
         }
     }
     for g in out.values_mut() {
-        g.sort_by(|a, b| a.labels.cmp(&b.labels));
+        g.sort_by(|a, b| crate::head::cmp_labels(&a.labels, &b.labels));
     }
     out
 }

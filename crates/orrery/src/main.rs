@@ -8,11 +8,6 @@ use orrery_server::{Server, ServerConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// mimalloc instead of glibc malloc: remote-write decoding allocates and frees many
-/// small label strings per request, which glibc handled at half the ingest CPU time.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// One binary for the central server and (soon) the per-cluster agent.
 #[derive(Parser)]
 #[command(

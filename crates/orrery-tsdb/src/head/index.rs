@@ -1,7 +1,7 @@
 //! The head's inverted index: interned symbols, series by label hash and by id, and
 //! postings lists per label pair. Not synchronised itself; `Head` wraps it in a lock.
 
-use super::series::{MemSeries, SymPair};
+use super::series::{encode_labels, label_pairs, same_labels, MemSeries};
 use crate::postings::{postings_for_matchers, PostingsSource};
 use orrery_model::{Labels, LabelsRef, Matcher};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet, FxHasher};
@@ -27,14 +27,7 @@ enum SeriesList {
 
 /// Hashes label pairs; owned, borrowed and interned label sets hash alike.
 fn hash_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
-    let mut h = FxHasher::default();
-    for (n, v) in pairs {
-        h.write(n.as_bytes());
-        h.write_u8(0xff);
-        h.write(v.as_bytes());
-        h.write_u8(0xff);
-    }
-    h.finish()
+    hash_bytes_pairs(pairs.map(|(n, v)| (n.as_bytes(), v.as_bytes())))
 }
 
 fn hash_labels(labels: &Labels) -> u64 {
@@ -52,7 +45,7 @@ impl Index {
             SeriesList::Many(v) => v,
         };
         list.iter()
-            .find(|s| same_labels(s.sym_labels(), labels))
+            .find(|s| same_labels(s.label_bytes(), labels))
             .cloned()
     }
 
@@ -70,17 +63,10 @@ impl Index {
     }
 
     pub fn insert(&mut self, id: u64, labels: &Labels) -> Arc<MemSeries> {
-        let syms: Box<[SymPair]> = labels
-            .iter()
-            .map(|l| (self.intern(&l.name), self.intern(&l.value)))
-            .collect();
-        for (n, v) in syms.iter() {
-            let list = self
-                .postings
-                .entry(n.clone())
-                .or_default()
-                .entry(v.clone())
-                .or_default();
+        for l in labels.iter() {
+            let n = self.intern(&l.name);
+            let v = self.intern(&l.value);
+            let list = self.postings.entry(n).or_default().entry(v).or_default();
             // Ids are mostly increasing; keep the list sorted either way.
             match list.last() {
                 Some(&last) if last > id => {
@@ -90,7 +76,8 @@ impl Index {
                 _ => list.push(id),
             }
         }
-        let s = Arc::new(MemSeries::new(id, syms));
+        let buf = encode_labels(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())));
+        let s = Arc::new(MemSeries::new(id, buf));
         self.by_id.insert(id, s.clone());
         let h = hash_labels(labels);
         let entry = match self.by_hash.remove(&h) {
@@ -109,13 +96,13 @@ impl Index {
     /// a time from a list of every series of a job would be quadratic).
     pub fn remove_many(&mut self, ids: &[u64]) {
         let mut dead: HashSet<u64> = HashSet::default();
-        let mut touched: HashSet<SymPair> = HashSet::default();
+        let mut removed: Vec<Arc<MemSeries>> = Vec::with_capacity(ids.len());
         for &id in ids {
             let Some(s) = self.by_id.remove(&id) else {
                 continue;
             };
             dead.insert(id);
-            let h = hash_pairs(s.sym_labels().iter().map(|(n, v)| (&**n, &**v)));
+            let h = hash_bytes_pairs(label_pairs(s.label_bytes()));
             match self.by_hash.remove(&h) {
                 Some(SeriesList::Many(mut v)) => {
                     v.retain(|x| x.id() != id);
@@ -134,23 +121,30 @@ impl Index {
                 }
                 _ => {}
             }
-            touched.extend(s.sym_labels().iter().cloned());
+            removed.push(s);
         }
-        for (n, v) in touched.drain() {
-            let Some(values) = self.postings.get_mut(&n) else {
+        let mut touched: HashSet<(&[u8], &[u8])> = HashSet::default();
+        for s in &removed {
+            touched.extend(label_pairs(s.label_bytes()));
+        }
+        for (n, v) in touched {
+            let (Ok(n), Ok(v)) = (std::str::from_utf8(n), std::str::from_utf8(v)) else {
                 continue;
             };
-            if let Some(list) = values.get_mut(&v) {
+            let Some(values) = self.postings.get_mut(n) else {
+                continue;
+            };
+            if let Some(list) = values.get_mut(v) {
                 list.retain(|x| !dead.contains(x));
                 if list.is_empty() {
-                    values.remove(&v);
+                    values.remove(v);
                 }
             }
             if values.is_empty() {
-                self.postings.remove(&n);
+                self.postings.remove(n);
             }
         }
-        // Symbols no longer referenced by any series are dropped so churn does not
+        // Symbols no longer used by any postings key are dropped so churn does not
         // grow memory forever; a count of 1 means only the symbol table holds it.
         if !dead.is_empty() {
             self.symbols.retain(|a| Arc::strong_count(a) > 1);
@@ -219,11 +213,16 @@ impl PostingsSource for Index {
     }
 }
 
-fn same_labels(a: &[SymPair], b: LabelsRef<'_>) -> bool {
-    a.len() == b.len()
-        && a.iter()
-            .zip(b.iter())
-            .all(|((n, v), (bn, bv))| **n == *bn && **v == *bv)
+/// [`hash_pairs`] over byte pairs; equal to it for the same strings.
+fn hash_bytes_pairs<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> u64 {
+    let mut h = FxHasher::default();
+    for (n, v) in pairs {
+        h.write(n);
+        h.write_u8(0xff);
+        h.write(v);
+        h.write_u8(0xff);
+    }
+    h.finish()
 }
 
 #[cfg(test)]

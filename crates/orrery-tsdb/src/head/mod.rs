@@ -19,7 +19,7 @@
 mod index;
 mod series;
 
-pub(crate) use series::{merge_sorted, AppendResult, MemSeries, MovedData};
+pub(crate) use series::{cmp_labels, merge_sorted, AppendResult, MemSeries, MovedData};
 
 use crate::chunkenc::xor::XorChunk;
 use index::Index;

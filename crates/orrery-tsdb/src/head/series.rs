@@ -1,10 +1,15 @@
-//! One in-memory series: interned labels, closed chunks, the open chunk and the
-//! out-of-order buffer, all behind one mutex.
+//! One in-memory series: its labels in one contiguous buffer, closed chunks, the open
+//! chunk and the out-of-order buffer (the latter behind one mutex).
+//!
+//! Labels are stored as `uvarint len, name, uvarint len, value` pairs in one boxed
+//! slice: the ingest path compares incoming labels against it in one linear walk
+//! (no pointer chasing), and it costs less memory than a pointer pair per label.
 
 use super::HeadOptions;
+use crate::chunkenc::varint::put_uvarint;
 use crate::chunkenc::xor::XorChunk;
-use orrery_model::{Label, Labels, Sample};
-use std::sync::{Arc, Mutex, MutexGuard};
+use orrery_model::{Label, Labels, LabelsRef, Sample};
+use std::sync::{Mutex, MutexGuard};
 
 /// What happened to an appended sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,31 +22,101 @@ pub(crate) enum AppendResult {
     Duplicate,
 }
 
-/// Data moved out of a series by a cut, to be written into blocks. Labels stay
-/// interned (shared strings) until the block writer takes the series, so a cut of
-/// every series does not copy every label string at once.
+/// Data moved out of a series by a cut, to be written into blocks. Labels stay in
+/// their compact form until the block writer takes the series, so a cut of every
+/// series does not copy every label string at once.
 pub(crate) struct MovedData {
-    pub labels: Box<[SymPair]>,
+    pub labels: Box<[u8]>,
     pub chunks: Vec<XorChunk>,
     pub ooo: Vec<Sample>,
 }
 
 impl MovedData {
     pub fn labels(&self) -> Labels {
-        sym_to_labels(&self.labels)
+        decode_labels(&self.labels)
     }
 }
 
-fn sym_to_labels(l: &[SymPair]) -> Labels {
-    Labels::from_sorted_unchecked(l.iter().map(|(n, v)| Label::new(&**n, &**v)).collect())
+/// Encodes sorted label pairs into the compact form.
+pub(crate) fn encode_labels<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Box<[u8]> {
+    let mut out = Vec::new();
+    for (n, v) in pairs {
+        put_uvarint(&mut out, n.len() as u64);
+        out.extend_from_slice(n.as_bytes());
+        put_uvarint(&mut out, v.len() as u64);
+        out.extend_from_slice(v.as_bytes());
+    }
+    out.into_boxed_slice()
 }
 
-/// An interned label pair.
-pub(crate) type SymPair = (Arc<str>, Arc<str>);
+/// Iterates the compact form as byte pairs.
+pub(crate) fn label_pairs(buf: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    let mut rest = buf;
+    std::iter::from_fn(move || {
+        let n = take_bytes(&mut rest)?;
+        let v = take_bytes(&mut rest)?;
+        Some((n, v))
+    })
+}
+
+fn take_bytes<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let mut len = 0usize;
+    let mut shift = 0;
+    loop {
+        let (&b, tail) = rest.split_first()?;
+        *rest = tail;
+        len |= usize::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            break;
+        }
+        shift += 7;
+    }
+    let (s, tail) = rest.split_at_checked(len)?;
+    *rest = tail;
+    Some(s)
+}
+
+/// Decodes the compact form (built from valid strings, so conversion cannot fail;
+/// a damaged buffer would yield replacement characters, never a panic).
+pub(crate) fn decode_labels(buf: &[u8]) -> Labels {
+    Labels::from_sorted_unchecked(
+        label_pairs(buf)
+            .map(|(n, v)| Label::new(String::from_utf8_lossy(n), String::from_utf8_lossy(v)))
+            .collect(),
+    )
+}
+
+/// Whether the compact form holds exactly these pairs.
+pub(crate) fn same_labels(buf: &[u8], b: LabelsRef<'_>) -> bool {
+    let mut it = label_pairs(buf);
+    for (n, v) in b.iter() {
+        match it.next() {
+            Some((bn, bv)) if bn == n.as_bytes() && bv == v.as_bytes() => {}
+            _ => return false,
+        }
+    }
+    it.next().is_none()
+}
+
+/// Orders compact label sets exactly as [`Labels`] orders.
+pub(crate) fn cmp_labels(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    let (mut x, mut y) = (label_pairs(a), label_pairs(b));
+    loop {
+        match (x.next(), y.next()) {
+            (None, None) => return std::cmp::Ordering::Equal,
+            (None, Some(_)) => return std::cmp::Ordering::Less,
+            (Some(_), None) => return std::cmp::Ordering::Greater,
+            (Some(p), Some(q)) => match p.cmp(&q) {
+                std::cmp::Ordering::Equal => {}
+                other => return other,
+            },
+        }
+    }
+}
 
 pub(crate) struct MemSeries {
     id: u64,
-    labels: Box<[SymPair]>,
+    labels: Box<[u8]>,
     data: Mutex<SeriesData>,
 }
 
@@ -60,7 +135,7 @@ struct SeriesData {
 }
 
 impl MemSeries {
-    pub fn new(id: u64, labels: Box<[SymPair]>) -> Self {
+    pub fn new(id: u64, labels: Box<[u8]>) -> Self {
         MemSeries {
             id,
             labels,
@@ -76,12 +151,12 @@ impl MemSeries {
         self.id
     }
 
-    pub fn sym_labels(&self) -> &[SymPair] {
+    pub fn label_bytes(&self) -> &[u8] {
         &self.labels
     }
 
     pub fn labels(&self) -> Labels {
-        sym_to_labels(&self.labels)
+        decode_labels(&self.labels)
     }
 
     fn lock(&self) -> MutexGuard<'_, SeriesData> {
@@ -159,7 +234,7 @@ impl MemSeries {
     pub fn memory_bytes(&self) -> usize {
         let d = self.lock();
         std::mem::size_of::<Self>()
-            + self.labels.len() * std::mem::size_of::<SymPair>()
+            + self.labels.len()
             + d.closed.capacity() * std::mem::size_of::<XorChunk>()
             + d.chunks().map(|c| c.memory_bytes()).sum::<usize>()
             + d.ooo.capacity() * std::mem::size_of::<Sample>()
