@@ -1,7 +1,7 @@
 //! The engine's API: options and limits, and instant and range queries.
 
 use crate::error::{PromqlError, Result};
-use crate::eval::{Annotations, Evaluator, StepSeries, Val};
+use crate::eval::{finalize, finalize_labels, Annotations, Evaluator, Positions, StepSeries, Val};
 use crate::value::{QueryResult, Value, VectorElem};
 use orrery_model::{Queryable, Sample, Series};
 use promql_parser::parser::value::ValueType;
@@ -52,12 +52,24 @@ impl Engine {
     /// Evaluates `query` at time `t` (ms).
     pub fn instant_query(&self, q: &dyn Queryable, query: &str, t: i64) -> Result<QueryResult> {
         let expr = crate::parse::parse_expr(query)?;
-        self.instant_expr(q, &expr, t)
+        let positions = Positions::locate(query, &expr);
+        self.instant_eval(q, &expr, t, &positions)
     }
 
     /// Evaluates a parsed expression at time `t` (ms).
+    /// Annotations carry no ` (line:col)` positions: there is no query text.
     pub fn instant_expr(&self, q: &dyn Queryable, expr: &Expr, t: i64) -> Result<QueryResult> {
-        let mut ev = self.evaluator(q, vec![t], t, t);
+        self.instant_eval(q, expr, t, &Positions::default())
+    }
+
+    fn instant_eval(
+        &self,
+        q: &dyn Queryable,
+        expr: &Expr,
+        t: i64,
+        positions: &Positions,
+    ) -> Result<QueryResult> {
+        let mut ev = self.evaluator(q, vec![t], t, t, positions);
         let value = match expr_type(expr) {
             ValueType::Matrix => {
                 let arg = ev.eval_range(strip_parens(expr))?;
@@ -65,12 +77,17 @@ impl Engine {
                     .series
                     .iter()
                     .map(|s| Series {
-                        labels: s.labels.clone(),
+                        labels: finalize_labels(&s.labels),
                         samples: arg.window(s, 0).to_vec(),
                     })
                     .filter(|s| !s.samples.is_empty())
                     .collect();
                 m.sort_by(|a, b| a.labels.cmp(&b.labels));
+                if m.windows(2).any(|w| w[0].labels == w[1].labels) {
+                    return Err(PromqlError::Execution(
+                        "vector cannot contain metrics with the same labelset".into(),
+                    ));
+                }
                 Value::Matrix(m)
             }
             _ => match ev.eval(expr)? {
@@ -80,7 +97,8 @@ impl Engine {
                 },
                 Val::String(s) => Value::String { t, s },
                 Val::Vector(vs) => Value::Vector(
-                    vs.into_iter()
+                    finalize(vs)?
+                        .into_iter()
                         .filter_map(|s| {
                             s.values.first().copied().flatten().map(|v| VectorElem {
                                 labels: s.labels,
@@ -105,10 +123,12 @@ impl Engine {
         step: i64,
     ) -> Result<QueryResult> {
         let expr = crate::parse::parse_expr(query)?;
-        self.range_expr(q, &expr, start, end, step)
+        let positions = Positions::locate(query, &expr);
+        self.range_eval(q, &expr, start, end, step, &positions)
     }
 
-    /// Evaluates a parsed expression over a range.
+    /// Evaluates a parsed expression over a range. Annotations carry no ` (line:col)`
+    /// positions: there is no query text.
     pub fn range_expr(
         &self,
         q: &dyn Queryable,
@@ -116,6 +136,18 @@ impl Engine {
         start: i64,
         end: i64,
         step: i64,
+    ) -> Result<QueryResult> {
+        self.range_eval(q, expr, start, end, step, &Positions::default())
+    }
+
+    fn range_eval(
+        &self,
+        q: &dyn Queryable,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+        positions: &Positions,
     ) -> Result<QueryResult> {
         if step <= 0 {
             return Err(PromqlError::Parse(
@@ -138,7 +170,7 @@ impl Engine {
         }
         let n = ((end - start) / step + 1) as usize;
         let ts: Vec<i64> = (0..n).map(|i| start + i as i64 * step).collect();
-        let mut ev = self.evaluator(q, ts.clone(), start, end);
+        let mut ev = self.evaluator(q, ts.clone(), start, end, positions);
         let series: Vec<Series> = match ev.eval(expr)? {
             Val::Scalar(v) => vec![Series {
                 labels: Default::default(),
@@ -148,7 +180,7 @@ impl Engine {
                     .map(|(v, &t)| Sample { t, v })
                     .collect(),
             }],
-            Val::Vector(vs) => to_matrix(vs, &ts),
+            Val::Vector(vs) => to_matrix(finalize(vs)?, &ts),
             Val::String(_) => {
                 return Err(PromqlError::Parse(
                     "string is not a valid range query result".into(),
@@ -164,6 +196,7 @@ impl Engine {
         ts: Vec<i64>,
         start: i64,
         end: i64,
+        positions: &'a Positions,
     ) -> Evaluator<'a> {
         Evaluator {
             q,
@@ -174,6 +207,8 @@ impl Engine {
             ann: Annotations::default(),
             samples: 0,
             deadline: Instant::now() + self.opts.timeout,
+            positions,
+            frame: None,
         }
     }
 }

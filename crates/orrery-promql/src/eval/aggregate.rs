@@ -1,7 +1,12 @@
 //! Aggregation operators with `by`/`without`, computed per step with Prometheus's
-//! numerics (Kahan-compensated sums and means, Welford variance, NaN ordering).
+//! numerics (Kahan-compensated sums and means, Welford variance, NaN ordering), and
+//! the selecting ones (`topk`, `bottomk`, `limitk`, and `limit_ratio`, which keeps a
+//! series by where its label hash falls, as Prometheus does). A group keyed by
+//! `__name__` keeps the name, marked for removal if its members' was.
 
-use super::{Evaluator, StepSeries, Val};
+use super::xxhash::labels_hash;
+use super::DROP_NAME_MARK;
+use super::{drop_name, name_dropped, visible_labels, Anchor, Evaluator, StepSeries, Val};
 use crate::error::{PromqlError, Result};
 use orrery_model::{Labels, METRIC_NAME};
 use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
@@ -68,7 +73,11 @@ fn group_labels(l: &Labels, m: &Option<LabelModifier>) -> Labels {
         ),
         Some(LabelModifier::Exclude(names)) => Labels::from_sorted_unchecked(
             l.iter()
-                .filter(|x| x.name != METRIC_NAME && !names.labels.contains(&x.name))
+                .filter(|x| {
+                    x.name != METRIC_NAME
+                        && x.name != DROP_NAME_MARK
+                        && !names.labels.contains(&x.name)
+                })
                 .cloned()
                 .collect(),
         ),
@@ -112,6 +121,30 @@ impl Evaluator<'_> {
         } else {
             None
         };
+        if let Some(p) = &param_scalar {
+            if op != "quantile" && p.iter().any(|x| x.is_nan()) {
+                return Err(PromqlError::Execution(
+                    if op == "limit_ratio" {
+                        "Ratio value is NaN"
+                    } else {
+                        "Parameter value is NaN"
+                    }
+                    .into(),
+                ));
+            }
+            if op == "limit_ratio" {
+                if let Some(&r) = p.iter().find(|r| !(-1.0..=1.0).contains(*r)) {
+                    self.warn_at(
+                        Anchor::Arg(0),
+                        format!(
+                            "ratio value should be between -1 and 1, got {}, capping to {}",
+                            format_float(r),
+                            format_float(r.clamp(-1.0, 1.0))
+                        ),
+                    );
+                }
+            }
+        }
         let input = match self.eval(&a.expr)? {
             Val::Vector(v) => v,
             _ => {
@@ -179,6 +212,56 @@ impl Evaluator<'_> {
                     return Ok(Val::Vector(
                         ord.into_iter().filter_map(|m| taken[m].take()).collect(),
                     ));
+                }
+                return Ok(Val::Vector(
+                    out.into_iter()
+                        .filter(|s| s.values.iter().any(Option::is_some))
+                        .collect(),
+                ));
+            }
+            "limitk" | "limit_ratio" => {
+                let p = param_scalar.unwrap_or_default();
+                let mut out: Vec<StepSeries> = input
+                    .iter()
+                    .map(|s| StepSeries {
+                        labels: s.labels.clone(),
+                        values: vec![None; steps],
+                    })
+                    .collect();
+                if op == "limitk" {
+                    for (i, &kf) in p.iter().enumerate() {
+                        let k = if kf < 1.0 { 0 } else { kf.min(1e9) as usize };
+                        for (_, members) in &groups {
+                            for &m in members
+                                .iter()
+                                .filter(|&&m| input[m].values[i].is_some())
+                                .take(k)
+                            {
+                                out[m].values[i] = input[m].values[i];
+                            }
+                        }
+                    }
+                } else {
+                    // Each series is kept or not by where its label hash falls in
+                    // [0, 1]: below the ratio, or (negative ratios) at or above
+                    // 1 + ratio, so r and r - 1 select complementary sets.
+                    let offsets: Vec<f64> = input
+                        .iter()
+                        .map(|s| labels_hash(&visible_labels(&s.labels)) as f64 / u64::MAX as f64)
+                        .collect();
+                    for (i, &r) in p.iter().enumerate() {
+                        let r = r.clamp(-1.0, 1.0);
+                        for (m, s) in input.iter().enumerate() {
+                            let keep = if r >= 0.0 {
+                                offsets[m] < r
+                            } else {
+                                offsets[m] >= 1.0 + r
+                            };
+                            if keep {
+                                out[m].values[i] = s.values[i];
+                            }
+                        }
+                    }
                 }
                 return Ok(Val::Vector(
                     out.into_iter()
@@ -266,10 +349,13 @@ impl Evaluator<'_> {
                     "quantile" => {
                         let q = param_scalar.as_ref().map(|p| p[i]).unwrap_or(f64::NAN);
                         if !(0.0..=1.0).contains(&q) {
-                            self.warn(format!(
-                                "quantile value should be between 0 and 1, got {}",
-                                format_float(q)
-                            ));
+                            self.warn_at(
+                                Anchor::Arg(0),
+                                format!(
+                                    "quantile value should be between 0 and 1, got {}",
+                                    format_float(q)
+                                ),
+                            );
                         }
                         quantile(q, &mut buf)
                     }
@@ -280,22 +366,34 @@ impl Evaluator<'_> {
                     }
                 });
             }
-            if values.iter().any(Option::is_some) {
-                out.push(StepSeries { labels: g, values });
-            }
+            // A group keyed by `__name__` keeps it, to be dropped at the end if a
+            // member present at the group's first step was marked (Prometheus takes
+            // a series' flag from the first step it appears at).
+            let Some(first) = values.iter().position(Option::is_some) else {
+                continue;
+            };
+            let marked = g.get(METRIC_NAME).is_some()
+                && members
+                    .iter()
+                    .any(|&m| input[m].values[first].is_some() && name_dropped(&input[m].labels));
+            let labels = if marked { drop_name(&g) } else { g };
+            out.push(StepSeries { labels, values });
         }
         Ok(Val::Vector(out))
     }
 }
 
-/// Prometheus's mean: a compensated sum, switching to an incremental mean if the sum
-/// would overflow.
+/// Prometheus's mean: the first value starts a compensated sum; once adding a value
+/// would overflow it, the mean so far continues as an incremental (compensated) mean.
 fn avg(vals: &[f64]) -> f64 {
-    let (mut sum, mut c) = (0.0f64, 0.0f64);
-    let mut mean = 0.0f64;
+    let Some((&first, rest)) = vals.split_first() else {
+        return f64::NAN;
+    };
+    let (mut sum, mut c) = (first, 0.0f64);
+    let mut mean = first;
     let mut incremental = false;
-    let mut count = 0.0f64;
-    for &v in vals {
+    let mut count = 1.0f64;
+    for &v in rest {
         count += 1.0;
         if !incremental {
             let (ns, nc) = kahan_inc(v, sum, c);
@@ -308,16 +406,8 @@ fn avg(vals: &[f64]) -> f64 {
             mean = sum / (count - 1.0);
             c /= count - 1.0;
         }
-        if mean.is_infinite() {
-            if v.is_infinite() && (mean > 0.0) == (v > 0.0) {
-                continue;
-            }
-            if !v.is_infinite() && !v.is_nan() {
-                continue;
-            }
-        }
-        let current = mean + c;
-        (mean, c) = kahan_inc(v / count - current / count, mean, c);
+        let q = (count - 1.0) / count;
+        (mean, c) = kahan_inc(v / count, q * mean, q * c);
     }
     if incremental {
         mean + c

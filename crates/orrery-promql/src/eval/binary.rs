@@ -2,7 +2,7 @@
 //! with Prometheus's vector matching (`on`/`ignoring`, `group_left`/`group_right`) and
 //! its errors for ambiguous matches.
 
-use super::{dedupe, drop_name, Evaluator, StepSeries, Val};
+use super::{dedupe, drop_name, name_dropped, Evaluator, StepSeries, Val, DROP_NAME_MARK};
 use crate::error::{PromqlError, Result};
 use orrery_model::{Labels, LabelsBuilder, METRIC_NAME};
 use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
@@ -193,10 +193,63 @@ fn signature(l: &Labels, names: &[String], on: bool) -> Labels {
     } else {
         Labels::from_pairs(
             l.iter()
-                .filter(|x| x.name != METRIC_NAME && !names.contains(&x.name))
+                .filter(|x| {
+                    x.name != METRIC_NAME && x.name != DROP_NAME_MARK && !names.contains(&x.name)
+                })
                 .map(|x| (x.name.clone(), x.value.clone())),
         )
     }
+}
+
+/// Prometheus's `labels.String()`: `{a="1", b="2"}` with every label, `__name__`
+/// included, in name order (the drop mark is not a label and is left out).
+pub(crate) fn prom_labels_string(l: &Labels) -> String {
+    let mut out = String::from("{");
+    let mut first = true;
+    for x in l.iter().filter(|x| x.name != DROP_NAME_MARK) {
+        if !first {
+            out.push_str(", ");
+        }
+        first = false;
+        out.push_str(&x.name);
+        out.push('=');
+        out.push_str(&go_quote(&x.value));
+    }
+    out.push('}');
+    out
+}
+
+/// Go's `strconv.Quote` for a valid UTF-8 string.
+fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{07}' => out.push_str("\\a"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0c}' => out.push_str("\\f"),
+            '\u{0b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if c.is_control() => {
+                let n = c as u32;
+                if n <= 0xffff {
+                    out.push_str(&format!("\\u{n:04x}"));
+                } else {
+                    out.push_str(&format!("\\U{n:08x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn set_op(
@@ -295,10 +348,34 @@ fn vector_vector(
         by_sig.entry(sig).or_default().push(i);
     }
     let side = if swap { "left" } else { "right" };
+    // The "one" side must be unique per signature at every step, whether or not the
+    // other side matches it.
+    for (sig, members) in &by_sig {
+        if members.len() < 2 {
+            continue;
+        }
+        for i in 0..steps {
+            let mut present: Vec<&Labels> = members
+                .iter()
+                .filter(|&&c| one[c].values[i].is_some())
+                .map(|&c| &one[c].labels)
+                .collect();
+            if present.len() > 1 {
+                present.sort();
+                return Err(PromqlError::Execution(format!(
+                    "found duplicate series for the match group {} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
+                    prom_labels_string(sig),
+                    prom_labels_string(present[0]),
+                    prom_labels_string(present[1])
+                )));
+            }
+        }
+    }
     // Output series keyed by result labels.
     let mut out: Vec<StepSeries> = Vec::new();
     let mut out_idx: FxHashMap<Labels, usize> = FxHashMap::default();
-    // For one-to-one: which signature already produced a result at each step.
+    // For one-to-one: which signature already matched at each step. Checked before
+    // a comparison filters, as Prometheus does, so a filtered-away match still counts.
     let mut matched_sig: FxHashMap<Labels, Vec<bool>> = FxHashMap::default();
     for m in &many {
         let sig = signature(&m.labels, &names, on);
@@ -307,30 +384,9 @@ fn vector_vector(
         };
         for i in 0..steps {
             let Some(mv) = m.values[i] else { continue };
-            // The one side must be unique per signature at this step.
-            let mut found: Option<usize> = None;
-            for &c in cands {
-                if one[c].values[i].is_some() {
-                    if let Some(prev) = found {
-                        return Err(PromqlError::Execution(format!(
-                            "found duplicate series for the match group {sig} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
-                            one[prev].labels, one[c].labels
-                        )));
-                    }
-                    found = Some(c);
-                }
-            }
-            let Some(c) = found else { continue };
-            let ov = one[c].values[i].unwrap_or(f64::NAN);
-            let (lv, rv) = if swap { (ov, mv) } else { (mv, ov) };
-            let (mut val, mut keep) = op.apply(lv, rv);
-            if return_bool {
-                val = if keep { 1.0 } else { 0.0 };
-                keep = true;
-            }
-            if !keep {
+            let Some(c) = cands.iter().copied().find(|&c| one[c].values[i].is_some()) else {
                 continue;
-            }
+            };
             if matches!(card, VectorMatchCardinality::OneToOne) {
                 let seen = matched_sig
                     .entry(sig.clone())
@@ -341,6 +397,16 @@ fn vector_vector(
                     ));
                 }
                 seen[i] = true;
+            }
+            let ov = one[c].values[i].unwrap_or(f64::NAN);
+            let (lv, rv) = if swap { (ov, mv) } else { (mv, ov) };
+            let (mut val, mut keep) = op.apply(lv, rv);
+            if return_bool {
+                val = if keep { 1.0 } else { 0.0 };
+                keep = true;
+            }
+            if !keep {
+                continue;
             }
             let labels = result_labels(
                 &m.labels,
@@ -386,10 +452,10 @@ fn result_labels(
     include: &[String],
     return_bool: bool,
 ) -> Labels {
+    // The name stays until the end of the query; the result is only marked.
+    let mark = op.drops_name() || return_bool || name_dropped(many);
     let mut b: LabelsBuilder = many.to_builder();
-    if op.drops_name() || return_bool {
-        b.delete(METRIC_NAME);
-    }
+    b.delete(DROP_NAME_MARK);
     match card {
         VectorMatchCardinality::OneToOne => {
             if on {
@@ -417,5 +483,10 @@ fn result_labels(
             }
         }
     }
-    b.build()
+    let l = b.build();
+    if mark {
+        drop_name(&l)
+    } else {
+        l
+    }
 }

@@ -8,10 +8,13 @@
 
 mod aggregate;
 mod binary;
+mod position;
 mod selector;
+mod xxhash;
 
 // Numerics shared with the function implementations.
 pub(crate) use aggregate::{format_float, kahan_inc, quantile};
+pub(crate) use position::{aggregate_key, call_key, Anchor, Positions};
 
 use crate::engine::EngineOptions;
 use crate::error::{PromqlError, Result};
@@ -80,6 +83,10 @@ pub(crate) struct Evaluator<'a> {
     pub ann: Annotations,
     pub samples: usize,
     pub deadline: Instant,
+    /// Where calls and aggregations sit in the query text (empty without text).
+    pub positions: &'a Positions,
+    /// The call or aggregation being evaluated, for annotation positions.
+    pub frame: Option<usize>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -98,6 +105,34 @@ impl<'a> Evaluator<'a> {
         self.ann
             .infos
             .insert(format!("PromQL info: {}", msg.into()));
+    }
+
+    /// A warning with Prometheus's ` (line:col)` of `anchor` in the current call or
+    /// aggregation, when the position is known.
+    pub fn warn_at(&mut self, anchor: Anchor, msg: impl Into<String>) {
+        let msg = self.positioned(anchor, msg.into());
+        self.warn(msg);
+    }
+
+    /// An info with a position, as [`Self::warn_at`].
+    pub fn info_at(&mut self, anchor: Anchor, msg: impl Into<String>) {
+        let msg = self.positioned(anchor, msg.into());
+        self.info(msg);
+    }
+
+    fn positioned(&self, anchor: Anchor, msg: String) -> String {
+        match self.frame.and_then(|f| self.positions.describe(f, anchor)) {
+            Some(pos) => format!("{msg} ({pos})"),
+            None => msg,
+        }
+    }
+
+    /// Runs `f` with `node` (a call or aggregation key) as the current frame.
+    pub fn in_frame<T>(&mut self, node: usize, f: impl FnOnce(&mut Self) -> T) -> T {
+        let saved = self.frame.replace(node);
+        let out = f(self);
+        self.frame = saved;
+        out
     }
 
     /// Counts samples held and checks the limits and the deadline.
@@ -161,8 +196,8 @@ impl<'a> Evaluator<'a> {
                 "range vector cannot be evaluated here; it must be the argument of a function"
                     .into(),
             )),
-            Expr::Call(c) => crate::functions::call(self, c),
-            Expr::Aggregate(a) => self.aggregate(a),
+            Expr::Call(c) => self.in_frame(call_key(c), |ev| crate::functions::call(ev, c)),
+            Expr::Aggregate(a) => self.in_frame(aggregate_key(a), |ev| ev.aggregate(a)),
             Expr::Binary(b) => self.binary(b),
             Expr::Extension(_) => Err(PromqlError::Execution("unsupported expression".into())),
         }
@@ -192,6 +227,8 @@ impl<'a> Evaluator<'a> {
             ann: Annotations::default(),
             samples: self.samples,
             deadline: self.deadline,
+            positions: self.positions,
+            frame: self.frame,
         }
     }
 
@@ -218,14 +255,69 @@ pub(crate) fn system_time_ms(t: SystemTime) -> i64 {
     }
 }
 
-/// Labels without `__name__`.
+/// The reserved label that marks a series whose `__name__` is to be dropped.
+///
+/// Prometheus 3 removes the metric name late: a function or operator that drops it
+/// only flags the series, the name stays readable (`label_replace(rate(x[1m]),
+/// "__name__", …)`, `sum by (__name__)`), and the name goes away when the query
+/// result is built. The flag travels inside the labels, so every path that copies
+/// labels (function outputs, subquery results, `topk`, set operators) carries it
+/// without extra plumbing; matching, grouping and messages ignore it, and
+/// [`finalize_labels`] applies it. Only labels that hold a `__name__` carry it.
+pub(crate) const DROP_NAME_MARK: &str = "__orrery_drop_name__";
+
+/// Marks `__name__` for removal at the end of the query (see [`DROP_NAME_MARK`]).
 pub(crate) fn drop_name(l: &Labels) -> Labels {
-    if l.get(METRIC_NAME).is_none() {
+    if l.get(METRIC_NAME).is_none() || l.get(DROP_NAME_MARK).is_some() {
         return l.clone();
     }
     let mut b = l.to_builder();
+    b.set(DROP_NAME_MARK, "1");
+    b.build()
+}
+
+/// Whether `l` is marked to lose its name.
+pub(crate) fn name_dropped(l: &Labels) -> bool {
+    l.get(DROP_NAME_MARK).is_some()
+}
+
+/// `l` without the drop mark: the labels as Prometheus holds them mid-query.
+pub(crate) fn visible_labels(l: &Labels) -> Labels {
+    if !name_dropped(l) {
+        return l.clone();
+    }
+    let mut b = l.to_builder();
+    b.delete(DROP_NAME_MARK);
+    b.build()
+}
+
+/// The labels a query result shows: the name removed if it was marked.
+pub(crate) fn finalize_labels(l: &Labels) -> Labels {
+    if !name_dropped(l) {
+        return l.clone();
+    }
+    let mut b = l.to_builder();
+    b.delete(DROP_NAME_MARK);
     b.delete(METRIC_NAME);
     b.build()
+}
+
+/// Applies pending name drops to a result and merges series that became equal
+/// (two values at one step are Prometheus's duplicate-labelset error).
+pub(crate) fn finalize(mut v: Vec<StepSeries>) -> Result<Vec<StepSeries>> {
+    let mut changed = false;
+    for s in &mut v {
+        if name_dropped(&s.labels) {
+            s.labels = finalize_labels(&s.labels);
+            changed = true;
+        }
+    }
+    if changed {
+        v.retain(|s| s.values.iter().any(Option::is_some));
+        dedupe(v)
+    } else {
+        Ok(v)
+    }
 }
 
 /// Merges series with equal labels; two values at the same step are Prometheus's
@@ -262,4 +354,98 @@ pub(crate) fn dedupe(mut v: Vec<StepSeries>) -> Result<Vec<StepSeries>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Engine, MemStore, Value};
+    use orrery_model::{Labels, Sample};
+
+    fn store() -> MemStore {
+        let s = MemStore::new();
+        for (name, env, step) in [("a_total", "1", 1.0), ("b_total", "1", 2.0)] {
+            s.add(
+                Labels::from_pairs([("__name__", name), ("env", env)]),
+                (0..=10).map(|i| Sample::new(i * 60_000, i as f64 * step)),
+            );
+        }
+        s
+    }
+
+    fn instant(s: &MemStore, q: &str) -> Vec<(String, f64)> {
+        match Engine::default().instant_query(s, q, 600_000) {
+            Ok(r) => match r.value {
+                Value::Vector(v) => {
+                    let mut out: Vec<(String, f64)> =
+                        v.into_iter().map(|e| (e.labels.to_string(), e.v)).collect();
+                    out.sort_by(|a, b| a.0.cmp(&b.0));
+                    out
+                }
+                other => panic!("{other:?}"),
+            },
+            Err(e) => vec![(format!("error: {e}"), f64::NAN)],
+        }
+    }
+
+    #[test]
+    fn names_are_dropped_at_the_end() {
+        let s = store();
+        // Two rates differ only by name: no collision mid-expression.
+        assert_eq!(
+            instant(&s, "sum by (env) (rate({env=\"1\"}[5m]))"),
+            [("{env=\"1\"}".to_string(), 0.05)]
+        );
+        // The name can still be read and kept by writing it.
+        assert_eq!(
+            instant(
+                &s,
+                "label_replace(rate(a_total[5m]), \"__name__\", \"r_$1\", \"__name__\", \"(.+)\")"
+            ),
+            [("r_a_total{env=\"1\"}".to_string(), 1.0 / 60.0)]
+        );
+        // Grouping by the name keeps it until the end, where the two collide.
+        assert!(instant(&s, "sum by (__name__) (rate({env=\"1\"}[5m]))")[0]
+            .0
+            .contains("same labelset"));
+        // The mark never shows.
+        assert_eq!(
+            instant(&s, "-a_total"),
+            [("{env=\"1\"}".to_string(), -10.0)]
+        );
+    }
+
+    #[test]
+    fn limitk_and_limit_ratio() {
+        let s = store();
+        assert_eq!(instant(&s, "count(limitk(1, {env=\"1\"}))")[0].1, 1.0);
+        assert_eq!(
+            instant(
+                &s,
+                "(count(limit_ratio(0.3, {env=\"1\"})) or vector(0)) + (count(limit_ratio(-0.7, {env=\"1\"})) or vector(0))"
+            )[0]
+            .1,
+            2.0
+        );
+        assert!(instant(&s, "topk(NaN, {env=\"1\"})")[0]
+            .0
+            .contains("Parameter value is NaN"));
+    }
+
+    #[test]
+    fn avg_starts_from_the_first_value() {
+        let s = MemStore::new();
+        for (p, v) in [("a", f64::INFINITY), ("b", 0.0), ("c", f64::INFINITY)] {
+            s.add(
+                Labels::from_pairs([("__name__", "d"), ("p", p)]),
+                [Sample::new(0, v)],
+            );
+        }
+        let r = Engine::default()
+            .instant_query(&s, "avg(d)", 0)
+            .map(|r| r.value);
+        assert!(
+            matches!(&r, Ok(Value::Vector(v)) if v[0].v == f64::INFINITY),
+            "{r:?}"
+        );
+    }
 }

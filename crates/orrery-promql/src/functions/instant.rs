@@ -4,7 +4,9 @@
 //! `histogram_quantile`, `histogram_quantiles` and `histogram_fraction`.
 //!
 //! Every function works on all steps at once. Results drop `__name__` as Prometheus 3
-//! does (everything except `label_replace`, `label_join`, `vector` and the sorts), and
+//! does (everything except `label_replace`, `label_join`, `vector` and the sorts),
+//! late: the name is only marked (see `eval::DROP_NAME_MARK`) and stays readable until
+//! the result is built; `label_replace`/`label_join` writing `__name__` keep it. And
 //! whenever labels change the result goes through [`dedupe`], which reports
 //! Prometheus's duplicate-labelset error when two series collide at one step.
 //!
@@ -14,8 +16,9 @@
 //! silently returning nothing.
 
 use crate::error::{PromqlError, Result};
-use crate::eval::{dedupe, drop_name, format_float, Evaluator, StepSeries, Val};
-use orrery_model::Labels;
+use crate::eval::{dedupe, drop_name, format_float, visible_labels, Evaluator, StepSeries, Val};
+use crate::eval::{Anchor, DROP_NAME_MARK};
+use orrery_model::{Labels, METRIC_NAME};
 use promql_parser::parser::Expr;
 use regex::Regex;
 use rustc_hash::FxHashMap;
@@ -436,6 +439,10 @@ fn label_replace(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> Result<Val> {
             let res = expand(&re, &caps, &repl);
             let mut b = s.labels.to_builder();
             b.set(dst.clone(), res);
+            if dst == METRIC_NAME {
+                // Writing the name keeps it: a pending drop is cancelled.
+                b.delete(DROP_NAME_MARK);
+            }
             s.labels = b.build();
         }
     }
@@ -519,6 +526,9 @@ fn label_join(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> Result<Val> {
             .join(&sep);
         let mut b = s.labels.to_builder();
         b.set(dst.clone(), joined);
+        if dst == METRIC_NAME {
+            b.delete(DROP_NAME_MARK);
+        }
         s.labels = b.build();
     }
     finish(v, false)
@@ -548,7 +558,10 @@ fn absent(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> Result<Val> {
 /// instant queries; for range queries the input passes through with a warning.
 fn sortable(ev: &mut Evaluator<'_>) -> bool {
     if ev.query_start != ev.query_end {
-        ev.warn("sort is ineffective for range queries since results are always ordered by labels");
+        ev.warn_at(
+            Anchor::Node,
+            "sort is ineffective for range queries since results are always ordered by labels",
+        );
         return false;
     }
     ev.steps() == 1
@@ -596,7 +609,7 @@ fn sort_by_label(ev: &mut Evaluator<'_>, args: &[Box<Expr>], desc: bool) -> Resu
                 natural_cmp(x, y).then_with(|| x.cmp(y))
             })
             .find(|o| o.is_ne())
-            .unwrap_or_else(|| a.labels.cmp(&b.labels));
+            .unwrap_or_else(|| visible_labels(&a.labels).cmp(&visible_labels(&b.labels)));
         if desc {
             ord.reverse()
         } else {
@@ -656,7 +669,7 @@ struct Histogram {
 
 /// Groups bucket series into histograms, warning about series whose `le` is missing
 /// or not a number (they are left out, as in Prometheus).
-fn group_buckets(ev: &mut Evaluator<'_>, v: &[StepSeries]) -> Vec<Histogram> {
+fn group_buckets(ev: &mut Evaluator<'_>, v: &[StepSeries], vec_arg: usize) -> Vec<Histogram> {
     let mut out: Vec<Histogram> = Vec::new();
     let mut idx: FxHashMap<Labels, usize> = FxHashMap::default();
     for (i, s) in v.iter().enumerate() {
@@ -667,7 +680,7 @@ fn group_buckets(ev: &mut Evaluator<'_>, v: &[StepSeries]) -> Vec<Histogram> {
             if let Some(n) = s.labels.metric_name() {
                 msg.push_str(&format!(" for metric name {n:?}"));
             }
-            ev.warn(msg);
+            ev.warn_at(Anchor::Arg(vec_arg), msg);
             continue;
         };
         let mut b = s.labels.to_builder();
@@ -826,23 +839,26 @@ fn cumulative_at(x: f64, b: &[(f64, f64)]) -> f64 {
     below
 }
 
-fn quantile_warning(ev: &mut Evaluator<'_>, q: &[f64]) {
+fn quantile_warning(ev: &mut Evaluator<'_>, q: &[f64], q_arg: usize) {
     for &q in q {
         if !(0.0..=1.0).contains(&q) {
-            ev.warn(format!(
-                "quantile value should be between 0 and 1, got {}",
-                format_float(q)
-            ));
+            ev.warn_at(
+                Anchor::Arg(q_arg),
+                format!(
+                    "quantile value should be between 0 and 1, got {}",
+                    format_float(q)
+                ),
+            );
         }
     }
 }
 
-fn monotonicity_info(ev: &mut Evaluator<'_>, name: &str) {
+fn monotonicity_info(ev: &mut Evaluator<'_>, name: &str, vec_arg: usize) {
     let mut msg = "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name".to_string();
     if !name.is_empty() {
         msg.push_str(&format!(" {name:?}"));
     }
-    ev.info(msg);
+    ev.info_at(Anchor::Arg(vec_arg), msg);
 }
 
 /// Quantiles of each histogram in `v`, for each φ series; `label` names the output
@@ -852,9 +868,10 @@ fn quantiles_of(
     v: &[StepSeries],
     qs: &[Vec<f64>],
     label: Option<&str>,
+    vec_arg: usize,
 ) -> Result<Val> {
     let steps = ev.steps();
-    let hists = group_buckets(ev, v);
+    let hists = group_buckets(ev, v, vec_arg);
     let mut out: Vec<StepSeries> = Vec::new();
     let mut idx: FxHashMap<Labels, usize> = FxHashMap::default();
     for h in &hists {
@@ -874,7 +891,7 @@ fn quantiles_of(
                 } else if let Some((b, forced)) = &prepared {
                     let r = bucket_quantile(q, b);
                     if *forced && b.len() >= 2 && b[b.len() - 1].1 != 0.0 {
-                        monotonicity_info(ev, &h.name);
+                        monotonicity_info(ev, &h.name, vec_arg);
                     }
                     r
                 } else {
@@ -933,8 +950,8 @@ fn put(
 fn histogram_quantile(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> Result<Val> {
     let q = scalar_arg(ev, arg(args, 0)?)?;
     let v = vector_arg(ev, arg(args, 1)?)?;
-    quantile_warning(ev, &q);
-    quantiles_of(ev, &v, &[q], None)
+    quantile_warning(ev, &q, 0);
+    quantiles_of(ev, &v, &[q], None, 1)
 }
 
 /// `histogram_quantiles(buckets, label, φ...)` (experimental): one output series per φ,
@@ -948,12 +965,12 @@ fn histogram_quantiles(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> Result<Val
         )));
     }
     let mut qs = Vec::new();
-    for e in args.iter().skip(2) {
+    for (k, e) in args.iter().enumerate().skip(2) {
         let q = scalar_arg(ev, e)?;
-        quantile_warning(ev, &q);
+        quantile_warning(ev, &q, k);
         qs.push(q);
     }
-    quantiles_of(ev, &v, &qs, Some(&label))
+    quantiles_of(ev, &v, &qs, Some(&label), 0)
 }
 
 /// `histogram_fraction(lower, upper, buckets)` on classic histograms.
@@ -962,7 +979,7 @@ fn histogram_fraction(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> Result<Val>
     let upper = scalar_arg(ev, arg(args, 1)?)?;
     let v = vector_arg(ev, arg(args, 2)?)?;
     let steps = ev.steps();
-    let hists = group_buckets(ev, &v);
+    let hists = group_buckets(ev, &v, 2);
     let mut out = Vec::with_capacity(hists.len());
     for h in &hists {
         let values = (0..steps)
@@ -1259,7 +1276,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             r.warnings,
-            ["PromQL warning: sort is ineffective for range queries since results are always ordered by labels"]
+            ["PromQL warning: sort is ineffective for range queries since results are always ordered by labels (1:1)"]
         );
     }
 
@@ -1317,7 +1334,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             res.warnings,
-            ["PromQL warning: quantile value should be between 0 and 1, got 1.01"]
+            ["PromQL warning: quantile value should be between 0 and 1, got 1.01 (1:20)"]
         );
         // Non-monotonic buckets are fixed, with an info.
         let res = Engine::default()
@@ -1329,7 +1346,7 @@ mod tests {
         assert!(close(v[0].v, 979.75), "{v:?}");
         assert_eq!(
             res.infos,
-            ["PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"nm\""]
+            ["PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"nm\" (1:26)"]
         );
         assert!(close(
             query(&s, "histogram_quantile(0.01, nm)", 0)[0].1,
@@ -1341,7 +1358,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             res.warnings,
-            ["PromQL warning: bucket label \"le\" is missing or has a malformed value of \"\" for metric name \"bad\""]
+            ["PromQL warning: bucket label \"le\" is missing or has a malformed value of \"\" for metric name \"bad\" (1:25)"]
         );
     }
 

@@ -229,7 +229,15 @@ impl Runner {
         with_nhcb: bool,
         series: &[(usize, super::series::SeriesDesc)],
     ) {
-        for (_, d) in series {
+        // As in Prometheus's `load`, a series defined twice in one command keeps only
+        // its last definition.
+        for (i, (_, d)) in series.iter().enumerate() {
+            if series[i + 1..]
+                .iter()
+                .any(|(_, later)| later.labels == d.labels)
+            {
+                continue;
+            }
             let samples: Vec<Sample> = d
                 .values
                 .iter()
