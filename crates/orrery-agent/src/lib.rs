@@ -1,0 +1,11 @@
+//! The agent that runs in every cluster: finds what to scrape (static, file and
+//! Kubernetes discovery), scrapes it, and delivers every sample to the central server
+//! through a durable on-disk queue, so nothing is lost through outages and restarts.
+//!
+//! This crate owns the pipeline `discovery -> targets -> scrape -> queue -> sender`.
+//! It must not store or query data (that is the server's), and its queue module must
+//! not know about scraping or HTTP. Configuration comes in explicitly; nothing reads
+//! globals or flags.
+#![deny(missing_docs)]
+
+pub mod discovery;
