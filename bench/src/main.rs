@@ -2,14 +2,20 @@
 //! this machine. Run it through `bench/run`, which builds the binaries first.
 //!
 //! Phases are subcommands sharing the dataset generator (`dataset`), the system
-//! launchers (`systems`) and the HTTP client (`http`): `ingest` today; a `query` phase
-//! will replay the same dataset and then time PromQL queries against each system.
+//! launchers (`systems`) and the HTTP client (`http`): `ingest` measures remote-write
+//! ingestion; `query` loads the same dataset and times dashboard queries against each
+//! system, checking Orrery's answers against Prometheus's.
 
 mod batches;
 mod dataset;
 mod http;
 mod ingest;
 mod procstat;
+// The result comparison of the PromQL compliance test, shared so that "equal" means the
+// same in both places.
+#[path = "../../crates/orrery/tests/promql_compare/mod.rs"]
+mod promql_compare;
+mod query;
 mod replay;
 mod report;
 mod rng;
@@ -31,12 +37,15 @@ struct Cli {
 enum Command {
     /// Remote-write ingest: samples/s, CPU per sample, peak RSS, bytes on disk per sample.
     Ingest(ingest::IngestArgs),
+    /// Dashboard range queries after ingest: median latency, equality with Prometheus, peak RSS.
+    Query(query::QueryArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Ingest(args) => ingest::run(args),
+        Command::Query(args) => query::run(args),
     };
     if let Err(e) = result {
         eprintln!("orrery-bench: {e:#}");

@@ -186,6 +186,16 @@ fn free_port() -> Result<u16> {
 impl Running {
     /// Starts `kind` from `bin` with a fresh data directory under `work`.
     pub fn start(kind: SystemKind, bin: &Path, work: &Path) -> Result<Running> {
+        Self::start_with(kind, bin, work, &[])
+    }
+
+    /// Like [`Running::start`], with `extra` appended to the command line.
+    pub fn start_with(
+        kind: SystemKind,
+        bin: &Path,
+        work: &Path,
+        extra: &[&str],
+    ) -> Result<Running> {
         if work.exists() {
             std::fs::remove_dir_all(work)
                 .with_context(|| format!("remove old {}", work.display()))?;
@@ -222,6 +232,7 @@ impl Running {
                     .arg("-search.maxUniqueTimeseries=100000000");
             }
         }
+        cmd.args(extra);
         let log = work.join("server.log");
         let out = File::create(&log).with_context(|| format!("create {}", log.display()))?;
         cmd.stdin(Stdio::null())
