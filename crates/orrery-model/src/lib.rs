@@ -12,6 +12,7 @@ mod labels;
 mod matcher;
 mod sample;
 mod traits;
+mod units;
 
 pub use batch::{LabelsRef, SeriesSpan, WriteBatch};
 pub use error::{MatcherError, StorageError};
@@ -22,3 +23,4 @@ pub use traits::{
     AppendOutcome, Appendable, MetricMetadata, MetricType, Queryable, Series, TimeSeries,
     WriteRequest,
 };
+pub use units::{parse_duration, parse_size};

@@ -13,8 +13,5 @@ mod error;
 mod telemetry;
 
 pub use api::Server;
-pub use config::{
-    parse_duration, parse_size, LimitsConfig, QueryConfig, ServerConfig, StorageConfig,
-    CONFIG_REFERENCE,
-};
+pub use config::{LimitsConfig, QueryConfig, ServerConfig, StorageConfig, CONFIG_REFERENCE};
 pub use error::ServerError;

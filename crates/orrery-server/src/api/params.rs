@@ -176,7 +176,7 @@ pub(crate) fn parse_duration_ns(s: &str) -> Result<i128, String> {
         }
         return Ok(ns as i128);
     }
-    crate::config::parse_duration(s)
+    orrery_model::parse_duration(s)
         .ok()
         .filter(|_| !s.trim().is_empty() && s.trim() == s)
         .map(|d| d.as_nanos() as i128)
