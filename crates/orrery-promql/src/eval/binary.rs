@@ -377,20 +377,30 @@ fn vector_vector(
     // For one-to-one: which signature already matched at each step. Checked before
     // a comparison filters, as Prometheus does, so a filtered-away match still counts.
     let mut matched_sig: FxHashMap<Labels, Vec<bool>> = FxHashMap::default();
-    for m in &many {
+    let one_to_one = matches!(card, VectorMatchCardinality::OneToOne);
+    // Result labels depend only on the matched pair, not the step: build them once.
+    let mut pair_out: FxHashMap<(usize, usize), usize> = FxHashMap::default();
+    for (mi, m) in many.iter().enumerate() {
         let sig = signature(&m.labels, &names, on);
         let Some(cands) = by_sig.get(&sig) else {
             continue;
+        };
+        // Look the signature's per-step flags up once per series, not once per step.
+        let mut seen = if one_to_one {
+            Some(
+                matched_sig
+                    .remove(&sig)
+                    .unwrap_or_else(|| vec![false; steps]),
+            )
+        } else {
+            None
         };
         for i in 0..steps {
             let Some(mv) = m.values[i] else { continue };
             let Some(c) = cands.iter().copied().find(|&c| one[c].values[i].is_some()) else {
                 continue;
             };
-            if matches!(card, VectorMatchCardinality::OneToOne) {
-                let seen = matched_sig
-                    .entry(sig.clone())
-                    .or_insert_with(|| vec![false; steps]);
+            if let Some(seen) = seen.as_mut() {
                 if seen[i] {
                     return Err(PromqlError::Execution(
                         "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
@@ -408,25 +418,32 @@ fn vector_vector(
             if !keep {
                 continue;
             }
-            let labels = result_labels(
-                &m.labels,
-                &one[c].labels,
-                op,
-                &card,
-                &names,
-                on,
-                &include,
-                return_bool,
-            );
-            let idx = match out_idx.get(&labels) {
+            let idx = match pair_out.get(&(mi, c)) {
                 Some(&k) => k,
                 None => {
-                    out.push(StepSeries {
-                        labels: labels.clone(),
-                        values: vec![None; steps],
-                    });
-                    out_idx.insert(labels, out.len() - 1);
-                    out.len() - 1
+                    let labels = result_labels(
+                        &m.labels,
+                        &one[c].labels,
+                        op,
+                        &card,
+                        &names,
+                        on,
+                        &include,
+                        return_bool,
+                    );
+                    let k = match out_idx.get(&labels) {
+                        Some(&k) => k,
+                        None => {
+                            out.push(StepSeries {
+                                labels: labels.clone(),
+                                values: vec![None; steps],
+                            });
+                            out_idx.insert(labels, out.len() - 1);
+                            out.len() - 1
+                        }
+                    };
+                    pair_out.insert((mi, c), k);
+                    k
                 }
             };
             if out[idx].values[i].is_some() {
@@ -436,6 +453,9 @@ fn vector_vector(
                 ));
             }
             out[idx].values[i] = Some(val);
+        }
+        if let Some(seen) = seen {
+            matched_sig.insert(sig, seen);
         }
     }
     Ok(out)
