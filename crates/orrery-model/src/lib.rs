@@ -10,6 +10,7 @@ mod batch;
 mod error;
 mod labels;
 mod matcher;
+mod relabel;
 mod sample;
 mod traits;
 mod units;
@@ -18,6 +19,7 @@ pub use batch::{LabelsRef, SeriesSpan, WriteBatch};
 pub use error::{MatcherError, StorageError};
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher};
+pub use relabel::{RelabelAction, RelabelConfig, RelabelError, Relabeler};
 pub use sample::{is_stale_nan, Sample, STALE_NAN, STALE_NAN_BITS};
 pub use traits::{
     AppendOutcome, Appendable, MetricMetadata, MetricType, Queryable, Series, TimeSeries,
