@@ -25,4 +25,4 @@ pub use traits::{
     AppendOutcome, Appendable, MetricMetadata, MetricType, Queryable, Series, TimeSeries,
     WriteRequest,
 };
-pub use units::{parse_duration, parse_size};
+pub use units::{format_rfc3339_ms, parse_duration, parse_size};

@@ -226,14 +226,19 @@ impl Db {
         let n_series = moved.len();
         let blocks_dir = self.dir.join(BLOCKS_DIR);
         let mut written = Vec::new();
-        for (range_start, group) in group_by_range(moved, self.opts.block_range_ms) {
-            let range_end = range_start.saturating_add(self.opts.block_range_ms);
-            let iter = group
+        // One block for everything moved, aligned to the block range at both ends: a
+        // flush that straddles a boundary then writes one index, not one per range.
+        // Compaction and queries handle blocks of any aligned length.
+        if let Some((min_t, max_t)) = moved_bounds(&moved) {
+            let range = self.opts.block_range_ms;
+            let start = min_t.div_euclid(range) * range;
+            let end = (max_t.div_euclid(range) + 1).saturating_mul(range);
+            let mut moved = moved;
+            moved.sort_by(|a, b| crate::head::cmp_labels(&a.labels, &b.labels));
+            let iter = moved
                 .into_iter()
                 .map(|m| Ok((m.labels(), moved_samples(&m)?)));
-            if let Some(meta) =
-                block::write_block(&blocks_dir, range_start, range_end, 1, Vec::new(), iter)?
-            {
+            if let Some(meta) = block::write_block(&blocks_dir, start, end, 1, Vec::new(), iter)? {
                 let b = Block::open(&blocks_dir.join(&meta.ulid))?;
                 written.push(Arc::new(b));
             }
@@ -733,46 +738,24 @@ fn sort_blocks(blocks: &mut [Arc<Block>]) {
     });
 }
 
-/// Groups moved series by block range and sorts each group by labels.
-fn group_by_range(moved: Vec<MovedData>, range: i64) -> BTreeMap<i64, Vec<MovedData>> {
-    let mut out: BTreeMap<i64, Vec<MovedData>> = BTreeMap::new();
+/// The smallest and largest timestamp of the moved data.
+fn moved_bounds(moved: &[MovedData]) -> Option<(i64, i64)> {
+    let mut b: Option<(i64, i64)> = None;
+    let mut add = |lo: i64, hi: i64| {
+        b = Some(match b {
+            None => (lo, hi),
+            Some((a, z)) => (a.min(lo), z.max(hi)),
+        });
+    };
     for m in moved {
-        let mut parts: BTreeMap<i64, MovedData> = BTreeMap::new();
-        for c in m.chunks {
-            if c.num_samples() == 0 {
-                continue;
-            }
-            let k = c.min_time().div_euclid(range) * range;
-            parts
-                .entry(k)
-                .or_insert_with(|| MovedData {
-                    labels: m.labels.clone(),
-                    chunks: Vec::new(),
-                    ooo: Vec::new(),
-                })
-                .chunks
-                .push(c);
+        for c in m.chunks.iter().filter(|c| c.num_samples() > 0) {
+            add(c.min_time(), c.max_time());
         }
-        for s in m.ooo {
-            let k = s.t.div_euclid(range) * range;
-            parts
-                .entry(k)
-                .or_insert_with(|| MovedData {
-                    labels: m.labels.clone(),
-                    chunks: Vec::new(),
-                    ooo: Vec::new(),
-                })
-                .ooo
-                .push(s);
-        }
-        for (k, p) in parts {
-            out.entry(k).or_default().push(p);
+        for s in &m.ooo {
+            add(s.t, s.t);
         }
     }
-    for g in out.values_mut() {
-        g.sort_by(|a, b| crate::head::cmp_labels(&a.labels, &b.labels));
-    }
-    out
+    b
 }
 
 /// Decodes moved chunks and merges the out-of-order samples in.
