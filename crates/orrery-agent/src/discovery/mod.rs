@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+pub mod kubernetes;
+
 /// A label set before relabeling: `__address__`, `__meta_*` and the group's labels.
 pub type LabelSet = BTreeMap<String, String>;
 

@@ -1,0 +1,479 @@
+//! `kubernetes_sd_configs` entries in Prometheus's shape, their validation, and how they
+//! become a kube client: `kubeconfig_file`, an explicit `api_server` (with optional
+//! token, basic auth and TLS options), or the in-cluster service account.
+//!
+//! Validation follows Prometheus's `SDConfig.UnmarshalYAML`: `api_server` and
+//! `kubeconfig_file` exclude each other, client options need `api_server`,
+//! `own_namespace` needs the in-cluster config, and each role accepts selectors only for
+//! the resources it watches.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::{DiscoveryError, KubernetesDiscovery};
+
+/// The service account directory mounted into every pod.
+const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/// What kind of Kubernetes object becomes a target group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// One target per node, at the kubelet port.
+    Node,
+    /// One target per declared container port (or per container without ports).
+    Pod,
+    /// One target per service port, at the service's DNS name.
+    Service,
+    /// One target per endpoint address and port, plus the backing pods' other ports.
+    Endpoints,
+    /// Like `endpoints`, from `discovery.k8s.io/v1` EndpointSlices.
+    #[serde(rename = "endpointslice")]
+    EndpointSlice,
+    /// One target per ingress rule host and path.
+    Ingress,
+}
+
+impl Role {
+    /// The name used in configuration and in label names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Node => "node",
+            Role::Pod => "pod",
+            Role::Service => "service",
+            Role::Endpoints => "endpoints",
+            Role::EndpointSlice => "endpointslice",
+            Role::Ingress => "ingress",
+        }
+    }
+
+    /// The roles whose selectors this role accepts (the resources it watches).
+    fn allowed_selectors(self) -> &'static [Role] {
+        match self {
+            Role::Node => &[Role::Node],
+            Role::Pod => &[Role::Pod],
+            Role::Service => &[Role::Service],
+            Role::Endpoints => &[Role::Pod, Role::Service, Role::Endpoints],
+            Role::EndpointSlice => &[Role::Pod, Role::Service, Role::EndpointSlice],
+            Role::Ingress => &[Role::Ingress],
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One entry of `kubernetes_sd_configs`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesSdConfig {
+    /// The kind of object to discover.
+    pub role: Role,
+    /// The API server URL (`https://host:port`; `http://` works too). Absent means the
+    /// agent runs in the cluster: `KUBERNETES_SERVICE_HOST`/`_PORT` and the service
+    /// account's token and CA under `/var/run/secrets/kubernetes.io/serviceaccount/`.
+    #[serde(default)]
+    pub api_server: Option<String>,
+    /// A kubeconfig file to use (its current context); excludes `api_server`.
+    #[serde(default)]
+    pub kubeconfig_file: Option<PathBuf>,
+    /// Which namespaces to watch; absent or empty means all.
+    #[serde(default)]
+    pub namespaces: NamespaceDiscovery,
+    /// Label and field selectors passed to the API server, at most one per role.
+    #[serde(default)]
+    pub selectors: Vec<SelectorConfig>,
+    /// Extra metadata to attach (not supported yet: `node: true` is a config error).
+    #[serde(default)]
+    pub attach_metadata: AttachMetadataConfig,
+    /// A file holding the bearer token sent to `api_server` (re-read as it changes).
+    #[serde(default)]
+    pub bearer_token_file: Option<PathBuf>,
+    /// The `Authorization` header sent to `api_server` (type `Bearer` only).
+    #[serde(default)]
+    pub authorization: Option<Authorization>,
+    /// HTTP basic authentication sent to `api_server`.
+    #[serde(default)]
+    pub basic_auth: Option<BasicAuth>,
+    /// TLS settings for `api_server`.
+    #[serde(default)]
+    pub tls_config: Option<TlsConfig>,
+}
+
+/// `namespaces:`, which namespaces to watch.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamespaceDiscovery {
+    /// Also watch the agent's own namespace (read from the service account's `namespace`
+    /// file; needs the in-cluster config).
+    #[serde(default)]
+    pub own_namespace: bool,
+    /// Namespaces to watch.
+    #[serde(default)]
+    pub names: Vec<String>,
+}
+
+/// One entry of `selectors:`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelectorConfig {
+    /// Which watched resource the selectors apply to.
+    pub role: Role,
+    /// A label selector (`app=web,tier!=db`), passed to the API server as is.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// A field selector (`spec.nodeName=n1`), passed to the API server as is.
+    #[serde(default)]
+    pub field: Option<String>,
+}
+
+/// `attach_metadata:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachMetadataConfig {
+    /// Attach the node's labels to pod, endpoints and endpointslice targets (not
+    /// supported yet; `true` is a config error).
+    #[serde(default)]
+    pub node: bool,
+}
+
+/// `authorization:`, the `Authorization` header.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Authorization {
+    /// The scheme; only `Bearer` (the default) is supported.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// The token itself; excludes `credentials_file`.
+    #[serde(default)]
+    pub credentials: Option<String>,
+    /// A file holding the token; excludes `credentials`.
+    #[serde(default)]
+    pub credentials_file: Option<PathBuf>,
+}
+
+/// `basic_auth:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    /// The user name.
+    pub username: String,
+    /// The password; excludes `password_file`.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// A file holding the password; excludes `password`.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+}
+
+/// `tls_config:` for the API server connection.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// CA certificate file to verify the server with.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate file (needs `key_file`).
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// Client key file (needs `cert_file`).
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// The name to verify the server certificate against.
+    #[serde(default)]
+    pub server_name: Option<String>,
+    /// Skip server certificate verification (for tests only).
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+}
+
+/// Where `build` finds in-cluster facts; a field so tests need no real pod.
+pub(crate) struct ClusterEnv {
+    /// The service account directory (holding `namespace`).
+    pub(crate) service_account_dir: PathBuf,
+}
+
+impl Default for ClusterEnv {
+    fn default() -> Self {
+        ClusterEnv {
+            service_account_dir: PathBuf::from(SERVICE_ACCOUNT_DIR),
+        }
+    }
+}
+
+impl KubernetesSdConfig {
+    /// Validates the configuration and builds the API client; nothing is contacted yet.
+    pub async fn build(self) -> Result<KubernetesDiscovery, DiscoveryError> {
+        self.build_with(&ClusterEnv::default()).await
+    }
+
+    /// Checks everything that does not need files or the network.
+    pub fn validate(&self) -> Result<(), DiscoveryError> {
+        let client_option = self.client_option();
+        if self.api_server.is_some() && self.kubeconfig_file.is_some() {
+            return Err(DiscoveryError::Conflict {
+                first: "kubeconfig_file",
+                second: "api_server",
+            });
+        }
+        if let (Some(option), true) = (client_option, self.kubeconfig_file.is_some()) {
+            return Err(DiscoveryError::Conflict {
+                first: "kubeconfig_file",
+                second: option,
+            });
+        }
+        if let (Some(option), None) = (client_option, &self.api_server) {
+            return Err(DiscoveryError::ClientOptionWithoutApiServer { option });
+        }
+        if self.namespaces.own_namespace {
+            if self.api_server.is_some() {
+                return Err(DiscoveryError::Conflict {
+                    first: "api_server",
+                    second: "namespaces.own_namespace",
+                });
+            }
+            if self.kubeconfig_file.is_some() {
+                return Err(DiscoveryError::Conflict {
+                    first: "kubeconfig_file",
+                    second: "namespaces.own_namespace",
+                });
+            }
+        }
+        if self.attach_metadata.node {
+            return Err(DiscoveryError::Unsupported {
+                option: "attach_metadata.node",
+                reason: "node metadata is not attached yet; relabel on __meta_kubernetes_pod_node_name instead",
+            });
+        }
+        let mut seen = BTreeSet::new();
+        for s in &self.selectors {
+            if !seen.insert(s.role) {
+                return Err(DiscoveryError::DuplicateSelector(s.role));
+            }
+            let allowed = self.role.allowed_selectors();
+            if !allowed.contains(&s.role) {
+                return Err(DiscoveryError::SelectorNotAllowed {
+                    role: self.role,
+                    selector: s.role,
+                    allowed: allowed
+                        .iter()
+                        .map(|r| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+        }
+        if self.bearer_token_file.is_some() && self.authorization.is_some() {
+            return Err(DiscoveryError::Conflict {
+                first: "bearer_token_file",
+                second: "authorization",
+            });
+        }
+        if (self.bearer_token_file.is_some() || self.authorization.is_some())
+            && self.basic_auth.is_some()
+        {
+            return Err(DiscoveryError::Conflict {
+                first: "authorization",
+                second: "basic_auth",
+            });
+        }
+        if let Some(a) = &self.authorization {
+            if let Some(kind) = a.kind.as_deref().filter(|k| *k != "Bearer") {
+                return Err(DiscoveryError::Invalid {
+                    option: "authorization.type",
+                    reason: format!("only Bearer is supported; got {kind:?}"),
+                });
+            }
+            match (&a.credentials, &a.credentials_file) {
+                (Some(_), Some(_)) => {
+                    return Err(DiscoveryError::Conflict {
+                        first: "authorization.credentials",
+                        second: "authorization.credentials_file",
+                    })
+                }
+                (None, None) => {
+                    return Err(DiscoveryError::Invalid {
+                        option: "authorization",
+                        reason: "one of credentials or credentials_file is required".to_owned(),
+                    })
+                }
+                _ => {}
+            }
+        }
+        if let Some(b) = &self.basic_auth {
+            if b.password.is_some() && b.password_file.is_some() {
+                return Err(DiscoveryError::Conflict {
+                    first: "basic_auth.password",
+                    second: "basic_auth.password_file",
+                });
+            }
+        }
+        if let Some(t) = &self.tls_config {
+            if t.cert_file.is_some() != t.key_file.is_some() {
+                return Err(DiscoveryError::Invalid {
+                    option: "tls_config",
+                    reason: "cert_file and key_file must be set together".to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The first HTTP client option that is set, if any.
+    fn client_option(&self) -> Option<&'static str> {
+        if self.bearer_token_file.is_some() {
+            Some("bearer_token_file")
+        } else if self.authorization.is_some() {
+            Some("authorization")
+        } else if self.basic_auth.is_some() {
+            Some("basic_auth")
+        } else if self.tls_config.is_some() {
+            Some("tls_config")
+        } else {
+            None
+        }
+    }
+
+    /// [`build`](Self::build) with the in-cluster facts taken from `env`.
+    pub(crate) async fn build_with(
+        self,
+        env: &ClusterEnv,
+    ) -> Result<KubernetesDiscovery, DiscoveryError> {
+        self.validate()?;
+        // kube's rustls client needs a process-wide crypto provider; ring is the one the
+        // workspace builds. A second install fails harmlessly.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+
+        let mut own_namespace = None;
+        let kube_config = if let Some(path) = &self.kubeconfig_file {
+            let kc =
+                kube::config::Kubeconfig::read_from(path).map_err(DiscoveryError::Kubeconfig)?;
+            kube::Config::from_custom_kubeconfig(kc, &Default::default())
+                .await
+                .map_err(DiscoveryError::Kubeconfig)?
+        } else if let Some(server) = &self.api_server {
+            let kc = self.explicit_kubeconfig(server)?;
+            kube::Config::from_custom_kubeconfig(kc, &Default::default())
+                .await
+                .map_err(DiscoveryError::Kubeconfig)?
+        } else {
+            if self.namespaces.own_namespace {
+                own_namespace = Some(read_own_namespace(&env.service_account_dir)?);
+            }
+            kube::Config::incluster().map_err(DiscoveryError::InCluster)?
+        };
+        let client = kube::Client::try_from(kube_config).map_err(DiscoveryError::Client)?;
+
+        let mut names: BTreeSet<String> = self.namespaces.names.iter().cloned().collect();
+        names.extend(own_namespace);
+        let namespaces = if names.is_empty() {
+            None
+        } else {
+            Some(names.into_iter().collect())
+        };
+        Ok(KubernetesDiscovery {
+            client,
+            role: self.role,
+            namespaces,
+            selectors: self.selectors,
+        })
+    }
+
+    /// A one-context kubeconfig for `api_server` and the client options, so that kube
+    /// loads certificates and token files exactly as it does for kubeconfig files.
+    fn explicit_kubeconfig(
+        &self,
+        server: &str,
+    ) -> Result<kube::config::Kubeconfig, DiscoveryError> {
+        let mut cluster = Map::new();
+        cluster.insert("server".into(), json!(server));
+        let mut user = Map::new();
+        if let Some(t) = &self.tls_config {
+            if let Some(ca) = &t.ca_file {
+                cluster.insert("certificate-authority".into(), path_value(ca)?);
+            }
+            if let Some(name) = &t.server_name {
+                cluster.insert("tls-server-name".into(), json!(name));
+            }
+            if t.insecure_skip_verify {
+                cluster.insert("insecure-skip-tls-verify".into(), json!(true));
+            }
+            if let (Some(cert), Some(key)) = (&t.cert_file, &t.key_file) {
+                user.insert("client-certificate".into(), path_value(cert)?);
+                user.insert("client-key".into(), path_value(key)?);
+            }
+        }
+        if let Some(file) = &self.bearer_token_file {
+            user.insert("token-file".into(), path_value(file)?);
+        }
+        if let Some(a) = &self.authorization {
+            if let Some(token) = &a.credentials {
+                user.insert("token".into(), json!(token));
+            }
+            if let Some(file) = &a.credentials_file {
+                user.insert("token-file".into(), path_value(file)?);
+            }
+        }
+        if let Some(b) = &self.basic_auth {
+            user.insert("username".into(), json!(b.username));
+            let password = match (&b.password, &b.password_file) {
+                (Some(p), _) => p.clone(),
+                (None, Some(file)) => std::fs::read_to_string(file)
+                    .map_err(|source| DiscoveryError::ReadFile {
+                        path: file.clone(),
+                        source,
+                    })?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_owned(),
+                (None, None) => String::new(),
+            };
+            user.insert("password".into(), json!(password));
+        }
+        let doc = json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "sd", "cluster": cluster}],
+            "users": [{"name": "sd", "user": user}],
+            "contexts": [{"name": "sd", "context": {"cluster": "sd", "user": "sd"}}],
+            "current-context": "sd",
+        });
+        serde_json::from_value(doc).map_err(|e| DiscoveryError::Invalid {
+            option: "api_server",
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// A path as a kubeconfig string value (kubeconfig paths must be UTF-8).
+fn path_value(path: &Path) -> Result<Value, DiscoveryError> {
+    path.to_str()
+        .map(|s| json!(s))
+        .ok_or_else(|| DiscoveryError::Invalid {
+            option: "file path",
+            reason: format!("{path:?} is not valid UTF-8"),
+        })
+}
+
+/// The pod's own namespace, from the service account's `namespace` file.
+fn read_own_namespace(dir: &Path) -> Result<String, DiscoveryError> {
+    let path = dir.join("namespace");
+    let text = std::fs::read_to_string(&path).map_err(|source| DiscoveryError::ReadFile {
+        path: path.clone(),
+        source,
+    })?;
+    let ns = text.trim();
+    if ns.is_empty() {
+        return Err(DiscoveryError::Invalid {
+            option: "namespaces.own_namespace",
+            reason: format!("{path:?} is empty"),
+        });
+    }
+    Ok(ns.to_owned())
+}
