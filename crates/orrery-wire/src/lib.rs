@@ -1,5 +1,6 @@
 //! Wire formats: Prometheus remote-write 1.0 and 2.0, decoded into and encoded from
-//! the shared [`orrery_model::WriteRequest`].
+//! the shared [`orrery_model::WriteRequest`], and the scrape exposition formats
+//! (Prometheus text and OpenMetrics).
 //!
 //! # Brief overview
 //!
@@ -12,6 +13,8 @@
 //!   explicitly.
 //! * [`encode_v1`] and [`encode_v2`] produce snappy-compressed bodies for senders,
 //!   tests and benchmarks.
+//! * [`parse_exposition`] parses a scraped Prometheus text or OpenMetrics body (see
+//!   [`exposition`]).
 //! * [`WireError`] says what was wrong and where, and [`WireError::status`] gives the
 //!   HTTP status to answer with (400, 413 or 415).
 //!
@@ -23,6 +26,7 @@
 use std::fmt;
 
 mod error;
+pub mod exposition;
 mod fast_v1;
 mod negotiate;
 mod proto;
@@ -32,6 +36,10 @@ mod v1;
 mod v2;
 
 pub use error::{MetadataProblem, SeriesProblem, WireError};
+pub use exposition::{
+    format_for_content_type, parse_exposition, ExpositionError, Format, ParseLimits, ParsedScrape,
+    ScrapedSample, SCRAPE_ACCEPT,
+};
 
 /// Content-Type of remote-write 1.0 bodies; also what an absent header means.
 pub const CONTENT_TYPE_V1: &str = "application/x-protobuf";

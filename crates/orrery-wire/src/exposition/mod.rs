@@ -1,0 +1,263 @@
+//! Scrape-side parsing of the Prometheus text exposition format 0.0.4 (and its 1.0.0
+//! variant with quoted UTF-8 names) and of OpenMetrics 1.0 text, into samples and
+//! family metadata.
+//!
+//! # Brief overview
+//!
+//! * [`SCRAPE_ACCEPT`] is the Accept header a scrape sends, and
+//!   [`format_for_content_type`] picks the [`Format`] of the answer.
+//! * [`parse_exposition`] parses one whole body into a [`ParsedScrape`], or refuses it
+//!   whole with an [`ExpositionError`] saying what was wrong and on which line: an
+//!   exposition is valid or it is not, nothing is half-ingested.
+//!
+//! The parser is one line-oriented byte scanner with a strict (OpenMetrics) and a
+//! tolerant (text) mode; it is pure, keeps no state between calls and never panics.
+//! Apart from the output, it allocates a label scratch buffer, a map entry and 4 bytes
+//! per sample for the duplicate check, and the metadata per family; the output is bounded by a small
+//! constant factor of the body size (each label costs its two strings plus 48 bytes).
+//!
+//! # Semantics (the same as Prometheus 3's scraper unless noted)
+//!
+//! 1. The body must be UTF-8 as a whole, comments included (the error names the line).
+//! 2. Text format: empty lines and blanks around tokens are allowed, `# HELP` and
+//!    `# TYPE` lines give metadata (`untyped` means unknown), other comments are
+//!    ignored, and a line feed after the last line is optional. Unlike Prometheus, a
+//!    `\r` before the line feed is tolerated (Windows exporters).
+//! 3. OpenMetrics: tokens are separated by exactly one space, the only comments are
+//!    `# HELP`, `# TYPE`, `# UNIT` and `# EOF`, empty lines are errors, the body must
+//!    end with `# EOF` (one optional line feed after it, nothing else), and a unit must
+//!    be a `_`-separated suffix of the family name.
+//! 4. Names: `[a-zA-Z_:][a-zA-Z0-9_:]*` metric names and `[a-zA-Z_][a-zA-Z0-9_]*` label
+//!    names unquoted, or any UTF-8 quoted (`{"my.metric", "label.name"="v"}`, and
+//!    `# TYPE "my.metric" counter`), as Prometheus 3 accepts in both formats.
+//! 5. Escapes: label values (and quoted names) unescape `\\`, `\"` and `\n`; HELP text
+//!    unescapes `\\` and `\n` (and `\"` in OpenMetrics). Any other backslash sequence
+//!    is kept as written, as Prometheus does.
+//! 6. Values follow Go's `strconv.ParseFloat` without hex floats and `_` (Prometheus
+//!    refuses `p`, `P` and `_`): `1`, `-1.5e3`, `.5`, `+Inf`, `-inf`, `NaN`,
+//!    `Infinity`, case-insensitive; a signed NaN and out-of-range numbers (`1e400`) are
+//!    errors. Every NaN becomes Prometheus's canonical NaN (`0x7ff8000000000001`), so a
+//!    scraped NaN is never mistaken for the stale marker.
+//! 7. Timestamps: text gives integer milliseconds; OpenMetrics gives seconds, possibly
+//!    fractional, converted to milliseconds by truncation toward zero. Plain decimals
+//!    are converted exactly (`1520879607.789` is `1520879607789`, where Prometheus's
+//!    `int64(f * 1000)` can be off by one); exponent forms go through `f64`.
+//! 8. The `le` label of a histogram and the `quantile` label of a summary (type from
+//!    the last `# TYPE` line) are rewritten in OpenMetrics canonical form (`1` becomes
+//!    `1.0`, `1e6` stays `1e+06`), as Prometheus 3 does, so series identities match.
+//! 9. OpenMetrics `_created` samples of counters, histograms and summaries (the
+//!    `<family>_created` of the family declared by the last `# TYPE`) are dropped:
+//!    created timestamps are not ingested. This matches Prometheus with the
+//!    `created-timestamp-zero-ingestion` feature; plain Prometheus 3 keeps them as
+//!    ordinary series. Exemplars (` # {..} value [ts]`) are checked and discarded;
+//!    the text format has none and refuses them.
+//! 10. A label with an empty value is absent. The same label name twice in one sample,
+//!     no metric name, or the same series (labels and timestamp) twice in one body is
+//!     an error for the whole scrape.
+//! 11. Limits are checked on the labels as scraped (before any relabeling and without
+//!     target labels) and count `__name__` as a label; `__name__`'s value is the metric
+//!     name, so the value length limit applies to it. A body over the sample limit is
+//!     still parsed to the end so the error reports the true count, and a syntax error
+//!     later in the body takes precedence, as in Prometheus. Callers that want
+//!     Prometheus's after-relabeling semantics pass zeros and check afterwards.
+
+mod number;
+mod parser;
+#[cfg(test)]
+mod tests;
+
+use crate::series::truncate;
+
+/// The Accept header a scrape sends: Prometheus 3's default `scrape_protocols`
+/// (OpenMetrics 1.0.0, OpenMetrics 0.0.1, text 1.0.0, text 0.0.4) with the same
+/// q-values, UTF-8 names allowed (`escaping=allow-utf-8` on the 1.0.0 formats), then
+/// anything.
+pub const SCRAPE_ACCEPT: &str =
+    "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,\
+application/openmetrics-text;version=0.0.1;q=0.5,\
+text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,\
+text/plain;version=0.0.4;q=0.3,\
+*/*;q=0.2";
+
+/// A text exposition format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The Prometheus text format (`text/plain; version=0.0.4` or `1.0.0`).
+    PrometheusText,
+    /// OpenMetrics 1.0 text (`application/openmetrics-text`).
+    OpenMetrics,
+}
+
+/// The format of a scrape answer with this Content-Type: `application/openmetrics-text`
+/// (any version and parameters, media type compared case-insensitively) is
+/// OpenMetrics; everything else, including a missing header, is the Prometheus text
+/// format. Prometheus 2 fell back the same way; Prometheus 3 fails such scrapes unless
+/// `fallback_scrape_protocol` is set, and the caller may do so before calling this.
+pub fn format_for_content_type(ct: Option<&str>) -> Format {
+    let media = ct.unwrap_or("").split(';').next().unwrap_or("").trim();
+    if media.eq_ignore_ascii_case("application/openmetrics-text") {
+        Format::OpenMetrics
+    } else {
+        Format::PrometheusText
+    }
+}
+
+/// One sample of a scrape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScrapedSample {
+    /// The series, `__name__` included, sorted, without empty values.
+    pub labels: orrery_model::Labels,
+    /// The exposed timestamp in milliseconds, if the line had one.
+    pub timestamp: Option<i64>,
+    /// The value; NaN is always Prometheus's canonical NaN.
+    pub value: f64,
+}
+
+/// What one exposition body contains.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ParsedScrape {
+    /// Samples in body order.
+    pub samples: Vec<ScrapedSample>,
+    /// One entry per family named by a HELP, TYPE or UNIT line, in order of first
+    /// appearance; the family name is as written on those lines (`foo` for an
+    /// OpenMetrics counter with samples `foo_total`, usually `foo_total` in text).
+    pub metadata: Vec<orrery_model::MetricMetadata>,
+}
+
+/// Bounds on one scrape; 0 means no limit for each of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParseLimits {
+    /// Most samples in the body (dropped `_created` samples do not count).
+    pub sample_limit: usize,
+    /// Most labels in one sample, `__name__` included.
+    pub label_limit: usize,
+    /// Longest label name, in bytes.
+    pub label_name_length_limit: usize,
+    /// Longest label value (and metric name), in bytes.
+    pub label_value_length_limit: usize,
+}
+
+/// Why a scrape body was refused. Messages start lowercase, say what and where (`line
+/// N: ...`), and quote input in truncated form.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExpositionError {
+    /// The body is malformed on this line.
+    #[error("line {line}: {message}")]
+    Syntax {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The same series with the same timestamp appears twice.
+    #[error("line {line}: duplicate sample for series {series}")]
+    DuplicateSample {
+        /// Line of the second occurrence.
+        line: usize,
+        /// The series, truncated.
+        series: String,
+    },
+    /// More samples than `sample_limit`.
+    #[error("sample limit exceeded ({got} > {limit})")]
+    SampleLimit {
+        /// Samples in the body.
+        got: usize,
+        /// `ParseLimits::sample_limit`.
+        limit: usize,
+    },
+    /// A sample with more labels than `label_limit`.
+    #[error("line {line}: label limit exceeded ({got} > {limit}) for series {series}")]
+    LabelLimit {
+        /// 1-based line number.
+        line: usize,
+        /// Labels of the sample, `__name__` included.
+        got: usize,
+        /// `ParseLimits::label_limit`.
+        limit: usize,
+        /// The series, truncated.
+        series: String,
+    },
+    /// A label name longer than `label_name_length_limit`.
+    #[error(
+        "line {line}: label name length limit exceeded ({got} > {limit}) for label {name:?} \
+         of series {series}"
+    )]
+    LabelNameLength {
+        /// 1-based line number.
+        line: usize,
+        /// Length of the name in bytes.
+        got: usize,
+        /// `ParseLimits::label_name_length_limit`.
+        limit: usize,
+        /// The label name, truncated.
+        name: String,
+        /// The series, truncated.
+        series: String,
+    },
+    /// A label value longer than `label_value_length_limit`.
+    #[error(
+        "line {line}: label value length limit exceeded ({got} > {limit}) for label {name:?} \
+         of series {series}"
+    )]
+    LabelValueLength {
+        /// 1-based line number.
+        line: usize,
+        /// Length of the value in bytes.
+        got: usize,
+        /// `ParseLimits::label_value_length_limit`.
+        limit: usize,
+        /// The label name, truncated.
+        name: String,
+        /// The series, truncated.
+        series: String,
+    },
+    /// An OpenMetrics body that does not end with `# EOF`.
+    #[error("line {line}: missing \"# EOF\" at the end of the OpenMetrics body")]
+    MissingEof {
+        /// The line after the last one.
+        line: usize,
+    },
+}
+
+impl ExpositionError {
+    /// The 1-based line the error is about; `None` for the sample limit, which is
+    /// about the whole body.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            ExpositionError::Syntax { line, .. }
+            | ExpositionError::DuplicateSample { line, .. }
+            | ExpositionError::LabelLimit { line, .. }
+            | ExpositionError::LabelNameLength { line, .. }
+            | ExpositionError::LabelValueLength { line, .. }
+            | ExpositionError::MissingEof { line } => Some(*line),
+            ExpositionError::SampleLimit { .. } => None,
+        }
+    }
+}
+
+/// Parses one scrape body in `format` with `limits`; see the module docs for the exact
+/// rules. The body is refused whole on the first problem.
+pub fn parse_exposition(
+    body: &[u8],
+    format: Format,
+    limits: &ParseLimits,
+) -> Result<ParsedScrape, ExpositionError> {
+    let src = match simdutf8::basic::from_utf8(body) {
+        Ok(s) => s,
+        Err(_) => {
+            let valid = std::str::from_utf8(body).map_or_else(|e| e.valid_up_to(), |s| s.len());
+            let line = 1 + body[..valid].iter().filter(|&&b| b == b'\n').count();
+            return Err(ExpositionError::Syntax {
+                line,
+                message: "invalid UTF-8".into(),
+            });
+        }
+    };
+    parser::Parser::new(src, format == Format::OpenMetrics, limits).run()
+}
+
+/// Quotes `s` for an error message, truncated.
+fn quote(s: &str) -> String {
+    format!("{:?}", truncate(s))
+}
