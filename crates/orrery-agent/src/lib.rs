@@ -9,3 +9,5 @@
 #![deny(missing_docs)]
 
 pub mod discovery;
+pub mod queue;
+pub mod send;
