@@ -8,6 +8,12 @@
 //! globals or flags.
 #![deny(missing_docs)]
 
+mod agent;
+pub mod api;
+pub mod config;
 pub mod discovery;
 pub mod queue;
+pub mod scrape;
 pub mod send;
+
+pub use agent::{Agent, AgentError};

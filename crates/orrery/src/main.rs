@@ -2,6 +2,8 @@
 //! its configuration (defaults, then the YAML file, then flags) and hands it to a
 //! library crate; no behaviour lives here.
 
+mod agent_cmd;
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use orrery_server::{Server, ServerConfig};
@@ -29,6 +31,24 @@ enum Command {
     /// Every setting is documented in docs/configuration.md.
     #[command(after_long_help = server_help())]
     Server(ServerArgs),
+    /// Run the per-cluster agent: discover and scrape targets, deliver every sample to
+    /// the server through a durable queue.
+    Agent(agent_cmd::AgentArgs),
+    /// Server and agent in one process, scraping themselves and a local node-exporter:
+    /// the one-command way to see Orrery work.
+    Demo(agent_cmd::DemoArgs),
+    /// Validate configuration files.
+    #[command(subcommand)]
+    Check(CheckCommand),
+}
+
+#[derive(Subcommand)]
+enum CheckCommand {
+    /// Validate an agent or server configuration file (errors give file and line).
+    Config {
+        /// The file.
+        file: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -63,6 +83,9 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Server(args) => run_server(args),
+        Command::Agent(args) => agent_cmd::run_agent(args),
+        Command::Demo(args) => agent_cmd::run_demo(args),
+        Command::Check(CheckCommand::Config { file }) => agent_cmd::check_config(&file),
     };
     if let Err(e) = result {
         eprintln!("orrery: error: {e}");
@@ -112,7 +135,7 @@ fn run_server(args: ServerArgs) -> Result<()> {
     })
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = match signal(SignalKind::terminate()) {
         Ok(s) => s,

@@ -72,7 +72,13 @@ fn every_crate_is_unpublished() {
 #[test]
 fn on_disk_formats_have_specs() {
     let root = repo_root();
-    for spec in ["wal.md", "checkpoint.md", "block.md", "README.md"] {
+    for spec in [
+        "wal.md",
+        "checkpoint.md",
+        "block.md",
+        "queue.md",
+        "README.md",
+    ] {
         let p = root.join("docs/formats").join(spec);
         let text =
             std::fs::read_to_string(&p).unwrap_or_else(|_| panic!("missing {}", p.display()));

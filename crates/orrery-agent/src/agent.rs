@@ -1,0 +1,328 @@
+//! Assembly: delivery, discovery tasks per job, the scrape manager, and reload.
+//!
+//! Concurrency contract: one update task owns the [`ScrapeManager`]; discovery tasks
+//! send `(job, update)` to it; the API reads target snapshots through it.
+
+use crate::config::AgentConfig;
+use crate::discovery::{file_sd, kubernetes, static_sd, Update};
+use crate::scrape::{JobContext, ScrapeManager, Sink, TargetsSnapshot};
+use crate::send::{Delivery, DeliveryStats, SenderConfig};
+use orrery_model::{Relabeler, WriteRequest};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// Why the agent could not start or reload.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AgentError {
+    /// The configuration is unusable.
+    #[error("{0}")]
+    Config(String),
+    /// The queue or sender could not start.
+    #[error("delivery: {0}")]
+    Delivery(String),
+}
+
+/// Pushes scrape results into the durable queue as remote-write bodies.
+struct DeliverySink(Arc<Delivery>);
+
+impl Sink for DeliverySink {
+    fn push(&self, key: u64, req: &WriteRequest) -> Result<(), String> {
+        self.0
+            .push(key, orrery_wire::encode_v1(req))
+            .map_err(|e| e.to_string())
+    }
+}
+
+enum Command {
+    Snapshot(oneshot::Sender<TargetsSnapshot>),
+    Reload(Box<AgentConfig>, oneshot::Sender<Result<(), AgentError>>),
+    Stop(oneshot::Sender<()>),
+}
+
+/// A running agent.
+pub struct Agent {
+    commands: mpsc::Sender<Command>,
+    delivery: Arc<Delivery>,
+    task: JoinHandle<()>,
+}
+
+impl Agent {
+    /// Starts delivery (resuming any queued data in `data_dir`), discovery and scraping.
+    pub async fn start(cfg: AgentConfig, data_dir: &Path) -> Result<Agent, AgentError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let token = match (&cfg.server.token, &cfg.server.token_file) {
+            (Some(t), _) => Some(t.clone()),
+            (None, Some(f)) => Some(
+                std::fs::read_to_string(f)
+                    .map_err(|e| {
+                        AgentError::Config(format!("server.token_file {}: {e}", f.display()))
+                    })?
+                    .trim()
+                    .to_string(),
+            ),
+            _ => None,
+        };
+        let mut sender = SenderConfig::new(
+            format!("{}/api/v1/write", cfg.server.url.trim_end_matches('/')),
+            data_dir.join("queue"),
+        );
+        sender.token = token;
+        sender.min_shards = cfg.queue.min_shards;
+        sender.max_shards = cfg.queue.max_shards;
+        sender.timeout = cfg.queue.remote_timeout;
+        sender.queue_max_bytes = cfg.queue.max_size;
+        let delivery = Arc::new(
+            Delivery::start(sender)
+                .await
+                .map_err(|e| AgentError::Delivery(e.to_string()))?,
+        );
+        let (ctx, crx) = mpsc::channel(16);
+        let task = tokio::spawn(update_loop(cfg, delivery.clone(), crx));
+        Ok(Agent {
+            commands: ctx,
+            delivery,
+            task,
+        })
+    }
+
+    /// The current targets.
+    pub async fn targets(&self) -> TargetsSnapshot {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Snapshot(tx)).await.is_err() {
+            return TargetsSnapshot::default();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// Applies a new configuration; unchanged jobs keep their loops.
+    pub async fn reload(&self, cfg: AgentConfig) -> Result<(), AgentError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Reload(Box::new(cfg), tx))
+            .await
+            .map_err(|_| AgentError::Config("agent is stopping".into()))?;
+        rx.await
+            .unwrap_or_else(|_| Err(AgentError::Config("agent is stopping".into())))
+    }
+
+    /// Delivery statistics.
+    pub fn delivery_stats(&self) -> DeliveryStats {
+        self.delivery.stats()
+    }
+
+    /// Stops scraping (queuing stale markers), then delivery.
+    pub async fn shutdown(self) {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Stop(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+        let _ = self.task.await;
+        match Arc::try_unwrap(self.delivery) {
+            Ok(d) => d.shutdown().await,
+            Err(_) => tracing::warn!("delivery still referenced at shutdown; queue stays on disk"),
+        }
+    }
+}
+
+struct Jobs {
+    manager: ScrapeManager,
+    discovery: Vec<JoinHandle<()>>,
+    /// Each job's configuration as last applied, to keep unchanged jobs' loops.
+    signature: std::collections::BTreeMap<String, String>,
+}
+
+async fn update_loop(
+    cfg: AgentConfig,
+    delivery: Arc<Delivery>,
+    mut commands: mpsc::Receiver<Command>,
+) {
+    let (utx, mut urx) = mpsc::channel::<(String, Update)>(64);
+    let mut jobs = Jobs {
+        manager: ScrapeManager::new(),
+        discovery: Vec::new(),
+        signature: Default::default(),
+    };
+    if let Err(e) = apply_config(&mut jobs, &cfg, &delivery, &utx) {
+        tracing::error!(error = %e, "initial configuration failed");
+    }
+    loop {
+        tokio::select! {
+            Some((job, update)) = urx.recv() => jobs.manager.update(&job, update),
+            cmd = commands.recv() => match cmd {
+                Some(Command::Snapshot(tx)) => {
+                    let _ = tx.send(jobs.manager.snapshot());
+                }
+                Some(Command::Reload(cfg, tx)) => {
+                    let _ = tx.send(apply_config(&mut jobs, &cfg, &delivery, &utx));
+                }
+                Some(Command::Stop(tx)) => {
+                    stop(&mut jobs).await;
+                    let _ = tx.send(());
+                    break;
+                }
+                None => {
+                    stop(&mut jobs).await;
+                    break;
+                }
+            },
+        }
+    }
+}
+
+async fn stop(jobs: &mut Jobs) {
+    for d in jobs.discovery.drain(..) {
+        d.abort();
+    }
+    jobs.manager.stop_all().await;
+}
+
+fn apply_config(
+    jobs: &mut Jobs,
+    cfg: &AgentConfig,
+    delivery: &Arc<Delivery>,
+    utx: &mpsc::Sender<(String, Update)>,
+) -> Result<(), AgentError> {
+    cfg.validate().map_err(AgentError::Config)?;
+    let external: Vec<(String, String)> = cfg.all_external_labels().into_iter().collect();
+    // Build every job first so a bad reload changes nothing.
+    let mut contexts = Vec::new();
+    for sc in &cfg.scrape_configs {
+        let mut sc = sc.clone();
+        // Resolve the global defaults into the job, so later stages need only the job.
+        sc.scrape_interval = Some(sc.interval(&cfg.global));
+        sc.scrape_timeout = Some(sc.timeout(&cfg.global));
+        let client = build_client(&sc)
+            .map_err(|e| AgentError::Config(format!("job {:?}: {e}", sc.job_name)))?;
+        let metric_relabel = Relabeler::new(&sc.metric_relabel_configs).map_err(|e| {
+            AgentError::Config(format!(
+                "job {:?}: metric_relabel_configs: {e}",
+                sc.job_name
+            ))
+        })?;
+        let signature = format!("{sc:?}{external:?}");
+        contexts.push((
+            signature,
+            Arc::new(JobContext {
+                sc,
+                client,
+                metric_relabel,
+                external: external.clone(),
+                sink: Arc::new(DeliverySink(delivery.clone())),
+            }),
+        ));
+    }
+    for d in jobs.discovery.drain(..) {
+        d.abort();
+    }
+    let wanted: Vec<String> = contexts
+        .iter()
+        .map(|(_, c)| c.sc.job_name.clone())
+        .collect();
+    for name in jobs.manager.job_names() {
+        if !wanted.contains(&name) {
+            jobs.manager.remove_job(&name);
+            jobs.signature.remove(&name);
+        }
+    }
+    for (signature, ctx) in contexts {
+        let name = ctx.sc.job_name.clone();
+        if jobs.signature.get(&name) != Some(&signature) {
+            jobs.manager
+                .set_job(ctx.clone())
+                .map_err(AgentError::Config)?;
+            jobs.signature.insert(name.clone(), signature);
+        }
+        spawn_discovery(&mut jobs.discovery, &ctx, utx);
+    }
+    Ok(())
+}
+
+/// Starts a job's discoverers; every update is tagged with the job and its sources are
+/// prefixed with the discoverer's index so two mechanisms never share a source.
+fn spawn_discovery(
+    tasks: &mut Vec<JoinHandle<()>>,
+    ctx: &JobContext,
+    utx: &mpsc::Sender<(String, Update)>,
+) {
+    let job = ctx.sc.job_name.clone();
+    let mut idx = 0usize;
+    let mut forward = |tasks: &mut Vec<JoinHandle<()>>| {
+        let (tx, mut rx) = mpsc::channel::<Update>(16);
+        let utx = utx.clone();
+        let job = job.clone();
+        let prefix = idx;
+        idx += 1;
+        tasks.push(tokio::spawn(async move {
+            while let Some(mut u) = rx.recv().await {
+                for g in &mut u {
+                    g.source = format!("{prefix}/{}", g.source);
+                }
+                if utx.send((job.clone(), u)).await.is_err() {
+                    return;
+                }
+            }
+        }));
+        tx
+    };
+    let tx = forward(tasks);
+    let groups = static_sd::groups(&ctx.sc.static_configs);
+    tasks.push(tokio::spawn(async move {
+        let _ = tx.send(groups).await;
+    }));
+    for f in &ctx.sc.file_sd_configs {
+        let tx = forward(tasks);
+        tasks.push(tokio::spawn(file_sd::run(f.clone(), tx)));
+    }
+    for k in &ctx.sc.kubernetes_sd_configs {
+        let tx = forward(tasks);
+        let k = k.clone();
+        let job = job.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = kubernetes::run(k, tx).await {
+                tracing::error!(job, error = %e, "kubernetes discovery stopped");
+            }
+        }));
+    }
+}
+
+fn build_client(sc: &crate::config::ScrapeConfig) -> Result<reqwest::Client, String> {
+    let mut b = reqwest::Client::builder()
+        .redirect(if sc.follow_redirects {
+            reqwest::redirect::Policy::limited(10)
+        } else {
+            reqwest::redirect::Policy::none()
+        })
+        .gzip(sc.enable_compression);
+    if let Some(tls) = &sc.tls_config {
+        let read = |p: &PathBuf| {
+            std::fs::read(p).map_err(|e| format!("tls_config: reading {}: {e}", p.display()))
+        };
+        if let Some(ca) = &tls.ca_file {
+            for cert in reqwest::Certificate::from_pem_bundle(&read(ca)?)
+                .map_err(|e| format!("tls_config.ca_file: {e}"))?
+            {
+                b = b.add_root_certificate(cert);
+            }
+        }
+        match (&tls.cert_file, &tls.key_file) {
+            (Some(c), Some(k)) => {
+                let mut pem = read(c)?;
+                pem.extend(read(k)?);
+                b = b.identity(
+                    reqwest::Identity::from_pem(&pem)
+                        .map_err(|e| format!("tls_config client certificate: {e}"))?,
+                );
+            }
+            (None, None) => {}
+            _ => return Err("tls_config: cert_file and key_file must be set together".into()),
+        }
+        if tls.insecure_skip_verify {
+            b = b.danger_accept_invalid_certs(true);
+        }
+    }
+    b.build()
+        .map_err(|e| format!("building the HTTP client: {e}"))
+}

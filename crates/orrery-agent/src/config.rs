@@ -1,0 +1,536 @@
+//! The agent's configuration file: `cluster`, `server`, `external_labels` and
+//! Prometheus's own `global` and `scrape_configs` shapes, so users can paste what
+//! they have. Parsing is two-stage: serde reads the raw shape (unknown keys are errors
+//! with line and column), then [`AgentConfig::validate`] checks what serde cannot and
+//! fills defaults from `global`.
+
+use crate::discovery::LabelSet;
+use orrery_model::{parse_duration, parse_size, RelabelConfig, Relabeler};
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Why a configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// YAML syntax or shape error (the message has line and column).
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// serde's message with position.
+        message: String,
+    },
+    /// A value is invalid; the message names the setting.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong and where.
+        message: String,
+    },
+}
+
+/// The whole agent configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// The cluster's name; added to every series as `cluster="<name>"`. Required.
+    pub cluster: String,
+    /// Where to deliver.
+    pub server: ServerTarget,
+    /// Labels added to every series that does not have them (`cluster` always wins).
+    #[serde(default)]
+    pub external_labels: BTreeMap<String, String>,
+    /// Prometheus's `global` section (only the scrape settings are used).
+    #[serde(default)]
+    pub global: GlobalConfig,
+    /// Prometheus scrape configurations.
+    #[serde(default)]
+    pub scrape_configs: Vec<ScrapeConfig>,
+    /// The durable queue and sender.
+    #[serde(default)]
+    pub queue: QueueConfig,
+}
+
+/// The central server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerTarget {
+    /// Base URL of `orrery server`, e.g. `http://central.example:9090`; remote write goes
+    /// to `<url>/api/v1/write`.
+    pub url: String,
+    /// File holding the bearer token (re-read at reload).
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// The bearer token inline (prefer `token_file`).
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+/// Prometheus's `global` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GlobalConfig {
+    /// Default scrape interval (1m).
+    #[serde(deserialize_with = "de_duration")]
+    pub scrape_interval: Duration,
+    /// Default scrape timeout (10s).
+    #[serde(deserialize_with = "de_duration")]
+    pub scrape_timeout: Duration,
+    /// Accepted for compatibility; rule evaluation happens on the server.
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    pub evaluation_interval: Option<Duration>,
+    /// Prometheus's global external labels; merged under the top-level ones.
+    #[serde(default)]
+    pub external_labels: BTreeMap<String, String>,
+}
+
+impl Default for GlobalConfig {
+    fn default() -> Self {
+        GlobalConfig {
+            scrape_interval: Duration::from_secs(60),
+            scrape_timeout: Duration::from_secs(10),
+            evaluation_interval: None,
+            external_labels: BTreeMap::new(),
+        }
+    }
+}
+
+/// Queue and sender settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// Largest size of unsent data on disk (1GiB); when full the oldest data is dropped
+    /// and counted.
+    #[serde(deserialize_with = "de_size")]
+    pub max_size: u64,
+    /// Fewest parallel senders (1).
+    pub min_shards: usize,
+    /// Most parallel senders (8).
+    pub max_shards: usize,
+    /// Timeout of one remote-write request (30s).
+    #[serde(deserialize_with = "de_duration")]
+    pub remote_timeout: Duration,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            max_size: 1 << 30,
+            min_shards: 1,
+            max_shards: 8,
+            remote_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One of Prometheus's `scrape_configs`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScrapeConfig {
+    /// The job name, the `job` label of its targets. Required, unique.
+    pub job_name: String,
+    /// How often to scrape (global default).
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    pub scrape_interval: Option<Duration>,
+    /// Per-scrape timeout (global default, at most the interval).
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    pub scrape_timeout: Option<Duration>,
+    /// HTTP path (`/metrics`).
+    #[serde(default = "default_metrics_path")]
+    pub metrics_path: String,
+    /// `http` or `https`.
+    #[serde(default = "default_scheme")]
+    pub scheme: String,
+    /// URL parameters.
+    #[serde(default)]
+    pub params: BTreeMap<String, Vec<String>>,
+    /// Scraped labels win over target labels when they conflict (false: scraped ones
+    /// are renamed `exported_<name>`).
+    #[serde(default)]
+    pub honor_labels: bool,
+    /// Use timestamps the target exposes (true).
+    #[serde(default = "yes")]
+    pub honor_timestamps: bool,
+    /// Most samples per scrape after metric relabeling (0 = unlimited).
+    #[serde(default)]
+    pub sample_limit: usize,
+    /// Most labels per sample (0 = unlimited).
+    #[serde(default)]
+    pub label_limit: usize,
+    /// Longest label name (0 = unlimited).
+    #[serde(default)]
+    pub label_name_length_limit: usize,
+    /// Longest label value (0 = unlimited).
+    #[serde(default)]
+    pub label_value_length_limit: usize,
+    /// Largest uncompressed body (0 = unlimited), e.g. `10MB`.
+    #[serde(default, deserialize_with = "de_size")]
+    pub body_size_limit: u64,
+    /// HTTP basic authentication.
+    #[serde(default)]
+    pub basic_auth: Option<BasicAuth>,
+    /// Bearer token (Prometheus's legacy field).
+    #[serde(default)]
+    pub bearer_token: Option<String>,
+    /// File with a bearer token (legacy field).
+    #[serde(default)]
+    pub bearer_token_file: Option<PathBuf>,
+    /// The `Authorization` header.
+    #[serde(default)]
+    pub authorization: Option<Authorization>,
+    /// TLS settings for `https`.
+    #[serde(default)]
+    pub tls_config: Option<TlsConfig>,
+    /// Follow redirects (true).
+    #[serde(default = "yes")]
+    pub follow_redirects: bool,
+    /// Accepted for compatibility; HTTP/1.1 is used.
+    #[serde(default)]
+    pub enable_http2: Option<bool>,
+    /// Ask targets for gzip (true).
+    #[serde(default = "yes")]
+    pub enable_compression: bool,
+    /// Accepted for compatibility; OpenMetrics and text 0.0.4 are negotiated.
+    #[serde(default)]
+    pub scrape_protocols: Option<Vec<String>>,
+    /// Targets listed in the file.
+    #[serde(default)]
+    pub static_configs: Vec<StaticConfig>,
+    /// Targets read from JSON or YAML files, reloaded on change.
+    #[serde(default)]
+    pub file_sd_configs: Vec<FileSdConfig>,
+    /// Kubernetes discovery.
+    #[serde(default)]
+    pub kubernetes_sd_configs: Vec<crate::discovery::kubernetes::KubernetesSdConfig>,
+    /// Relabeling of targets before scraping.
+    #[serde(default)]
+    pub relabel_configs: Vec<RelabelConfig>,
+    /// Relabeling of scraped samples.
+    #[serde(default)]
+    pub metric_relabel_configs: Vec<RelabelConfig>,
+}
+
+fn default_metrics_path() -> String {
+    "/metrics".into()
+}
+fn default_scheme() -> String {
+    "http".into()
+}
+fn yes() -> bool {
+    true
+}
+
+/// Basic authentication.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    /// User name.
+    pub username: String,
+    /// Password inline.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// File with the password.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+}
+
+/// The `Authorization` header.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Authorization {
+    /// Scheme (`Bearer`).
+    #[serde(default = "bearer", rename = "type")]
+    pub kind: String,
+    /// Credentials inline.
+    #[serde(default)]
+    pub credentials: Option<String>,
+    /// File with the credentials.
+    #[serde(default)]
+    pub credentials_file: Option<PathBuf>,
+}
+
+fn bearer() -> String {
+    "Bearer".into()
+}
+
+/// TLS settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// CA certificate(s) to trust (PEM).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate (PEM).
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// Client key (PEM).
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// Server name to verify (accepted; the URL's host is used).
+    #[serde(default)]
+    pub server_name: Option<String>,
+    /// Skip certificate verification.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+}
+
+/// Static targets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticConfig {
+    /// `host:port` of each target.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// Labels for all of them.
+    #[serde(default)]
+    pub labels: LabelSet,
+}
+
+/// File-based discovery.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSdConfig {
+    /// Files or globs (`*` in the last path element) of JSON or YAML target lists.
+    pub files: Vec<String>,
+    /// How often files are re-read even without a change (5m).
+    #[serde(default = "five_minutes", deserialize_with = "de_duration")]
+    pub refresh_interval: Duration,
+}
+
+fn five_minutes() -> Duration {
+    Duration::from_secs(300)
+}
+
+impl ScrapeConfig {
+    /// The interval in force.
+    pub fn interval(&self, g: &GlobalConfig) -> Duration {
+        self.scrape_interval.unwrap_or(g.scrape_interval)
+    }
+
+    /// The timeout in force (Prometheus lowers the global default to the interval).
+    pub fn timeout(&self, g: &GlobalConfig) -> Duration {
+        match self.scrape_timeout {
+            Some(t) => t,
+            None => g.scrape_timeout.min(self.interval(g)),
+        }
+    }
+}
+
+impl AgentConfig {
+    /// Reads and validates a file.
+    pub fn load(path: &Path) -> Result<AgentConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates text; `name` is used in messages.
+    pub fn parse(text: &str, name: &str) -> Result<AgentConfig, ConfigError> {
+        let cfg: AgentConfig = serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
+            path: name.to_string(),
+            message: e.to_string(),
+        })?;
+        cfg.validate().map_err(|message| ConfigError::Invalid {
+            path: name.to_string(),
+            message,
+        })?;
+        Ok(cfg)
+    }
+
+    /// Checks what serde cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.cluster.trim().is_empty() {
+            return Err("cluster: must be set to the cluster's name".into());
+        }
+        let u = self.server.url.trim();
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            return Err(format!(
+                "server.url: want an http:// or https:// URL; got {:?}",
+                self.server.url
+            ));
+        }
+        if self.server.token.is_some() && self.server.token_file.is_some() {
+            return Err("server: set token or token_file, not both".into());
+        }
+        if self.queue.min_shards == 0 || self.queue.max_shards < self.queue.min_shards {
+            return Err("queue: need 1 <= min_shards <= max_shards".into());
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, sc) in self.scrape_configs.iter().enumerate() {
+            let at = |m: String| format!("scrape_configs[{i}] (job {:?}): {m}", sc.job_name);
+            if sc.job_name.is_empty() {
+                return Err(format!("scrape_configs[{i}]: job_name is required"));
+            }
+            if !names.insert(&sc.job_name) {
+                return Err(at("job_name is used twice".into()));
+            }
+            let (iv, to) = (sc.interval(&self.global), sc.timeout(&self.global));
+            if iv.is_zero() {
+                return Err(at("scrape_interval must be positive".into()));
+            }
+            if to > iv {
+                return Err(at(format!(
+                    "scrape_timeout ({}s) greater than scrape_interval ({}s)",
+                    to.as_secs_f64(),
+                    iv.as_secs_f64()
+                )));
+            }
+            if sc.scheme != "http" && sc.scheme != "https" {
+                return Err(at(format!(
+                    "scheme must be http or https; got {:?}",
+                    sc.scheme
+                )));
+            }
+            if !sc.metrics_path.starts_with('/') {
+                return Err(at(format!(
+                    "metrics_path must start with /; got {:?}",
+                    sc.metrics_path
+                )));
+            }
+            let auths = [
+                sc.basic_auth.is_some(),
+                sc.bearer_token.is_some() || sc.bearer_token_file.is_some(),
+                sc.authorization.is_some(),
+            ];
+            if auths.iter().filter(|x| **x).count() > 1 {
+                return Err(at(
+                    "at most one of basic_auth, bearer_token(_file) and authorization may be set"
+                        .into(),
+                ));
+            }
+            Relabeler::new(&sc.relabel_configs).map_err(|e| at(format!("relabel_configs: {e}")))?;
+            Relabeler::new(&sc.metric_relabel_configs)
+                .map_err(|e| at(format!("metric_relabel_configs: {e}")))?;
+            for (k, st) in sc.static_configs.iter().enumerate() {
+                for t in &st.targets {
+                    if t.is_empty() || t.contains('/') {
+                        return Err(at(format!(
+                            "static_configs[{k}]: {t:?} is not a host:port address"
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// External labels in force: `global.external_labels`, then the top-level ones,
+    /// then `cluster`, which always wins.
+    pub fn all_external_labels(&self) -> BTreeMap<String, String> {
+        let mut m = self.global.external_labels.clone();
+        m.extend(self.external_labels.clone());
+        m.insert("cluster".into(), self.cluster.clone());
+        m
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumOrStr {
+    Num(u64),
+    Str(String),
+}
+
+fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_duration(&s).map_err(serde::de::Error::custom)
+}
+
+fn de_opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let s = Option::<String>::deserialize(d)?;
+    s.map(|s| parse_duration(&s).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+fn de_size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    match NumOrStr::deserialize(d)? {
+        NumOrStr::Num(n) => Ok(n),
+        NumOrStr::Str(s) => parse_size(&s).map_err(serde::de::Error::custom),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+cluster: prod-eu-1
+server:
+  url: http://central.example:9090
+  token: abc
+external_labels: {region: eu}
+global:
+  scrape_interval: 15s
+scrape_configs:
+  - job_name: node
+    static_configs:
+      - targets: ["10.0.0.1:9100", "10.0.0.2:9100"]
+        labels: {team: infra}
+    relabel_configs:
+      - source_labels: [__address__]
+        regex: "(.*):9100"
+        target_label: host
+  - job_name: api
+    scrape_interval: 30s
+    scrape_timeout: 5s
+    metrics_path: /internal/metrics
+    file_sd_configs:
+      - files: ["/etc/targets/*.json"]
+"#;
+
+    #[test]
+    fn a_prometheus_shaped_config_loads_with_defaults() {
+        let c = AgentConfig::parse(GOOD, "agent.yml").unwrap();
+        assert_eq!(c.cluster, "prod-eu-1");
+        assert_eq!(c.scrape_configs.len(), 2);
+        let node = &c.scrape_configs[0];
+        assert_eq!(node.interval(&c.global), Duration::from_secs(15));
+        assert_eq!(node.timeout(&c.global), Duration::from_secs(10));
+        assert_eq!(node.metrics_path, "/metrics");
+        assert!(node.honor_timestamps && !node.honor_labels);
+        assert_eq!(
+            c.scrape_configs[1].timeout(&c.global),
+            Duration::from_secs(5)
+        );
+        assert_eq!(c.all_external_labels()["cluster"], "prod-eu-1");
+        assert_eq!(c.all_external_labels()["region"], "eu");
+    }
+
+    #[test]
+    fn errors_name_the_setting_and_position() {
+        let e = AgentConfig::parse("cluster: x\nserver: {url: http://a}\nscrape_configs:\n  - job_name: a\n    scrape_intervall: 1m\n", "a.yml").unwrap_err();
+        let m = e.to_string();
+        assert!(
+            m.contains("a.yml") && m.contains("scrape_intervall") && m.contains("line 5"),
+            "{m}"
+        );
+        let e = AgentConfig::parse("server: {url: http://a}\n", "a.yml").unwrap_err();
+        assert!(e.to_string().contains("cluster"), "{e}");
+        let e = AgentConfig::parse("cluster: x\nserver: {url: http://a}\nscrape_configs:\n  - job_name: a\n    scrape_interval: 10s\n    scrape_timeout: 20s\n", "a.yml").unwrap_err();
+        assert!(
+            e.to_string().contains("greater than scrape_interval"),
+            "{e}"
+        );
+        let e = AgentConfig::parse("cluster: x\nserver: {url: http://a}\nscrape_configs:\n  - job_name: a\n  - job_name: a\n", "a.yml").unwrap_err();
+        assert!(e.to_string().contains("used twice"), "{e}");
+        let e = AgentConfig::parse("cluster: x\nserver: {url: ftp://a}\n", "a.yml").unwrap_err();
+        assert!(e.to_string().contains("server.url"), "{e}");
+        let e = AgentConfig::parse("cluster: x\nserver: {url: http://a}\nscrape_configs:\n  - job_name: a\n    relabel_configs:\n      - action: hashmod\n        source_labels: [a]\n        target_label: b\n", "a.yml").unwrap_err();
+        assert!(e.to_string().contains("relabel_configs"), "{e}");
+    }
+}

@@ -1,0 +1,22 @@
+//! Static targets: `static_configs` become target groups once, with sources
+//! `static/<index>`.
+
+use super::{LabelSet, TargetGroup};
+use crate::config::StaticConfig;
+
+/// The groups of a job's `static_configs`.
+pub fn groups(configs: &[StaticConfig]) -> Vec<TargetGroup> {
+    configs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| TargetGroup {
+            source: format!("static/{i}"),
+            targets: c
+                .targets
+                .iter()
+                .map(|t| LabelSet::from([("__address__".to_string(), t.clone())]))
+                .collect(),
+            labels: c.labels.clone(),
+        })
+        .collect()
+}

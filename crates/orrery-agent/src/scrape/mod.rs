@@ -1,0 +1,199 @@
+//! Scraping: turning discovered groups into targets per job and keeping exactly one
+//! scrape loop running per active target.
+//!
+//! Concurrency contract: the manager is owned by one task (the agent's update loop);
+//! each scrape loop is its own tokio task, stopped through a watch channel, after which
+//! it queues stale markers for its series.
+
+mod run;
+mod target;
+
+#[cfg(test)]
+mod tests;
+
+pub use run::{Health, JobContext, ScrapeLoop, Sink};
+pub use target::{fmt_duration, populate, Populated, Target};
+
+use crate::discovery::{LabelSet, TargetGroup, Update};
+use orrery_model::Relabeler;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+struct Running {
+    target: Target,
+    health: Arc<Mutex<Health>>,
+    stop: watch::Sender<bool>,
+    handle: JoinHandle<()>,
+}
+
+struct JobState {
+    ctx: Arc<JobContext>,
+    relabel: Relabeler,
+    groups: BTreeMap<String, TargetGroup>,
+    loops: HashMap<u64, Running>,
+    dropped: Vec<LabelSet>,
+}
+
+/// One active target as the targets API shows it.
+#[derive(Debug, Clone)]
+pub struct ActiveTarget {
+    /// The job.
+    pub job: String,
+    /// The target.
+    pub target: Target,
+    /// Its health.
+    pub health: Health,
+}
+
+/// What the targets API shows.
+#[derive(Debug, Clone, Default)]
+pub struct TargetsSnapshot {
+    /// Targets being scraped.
+    pub active: Vec<ActiveTarget>,
+    /// Discovered targets dropped by relabeling, with their job.
+    pub dropped: Vec<(String, LabelSet)>,
+}
+
+/// All jobs and their loops.
+#[derive(Default)]
+pub struct ScrapeManager {
+    jobs: BTreeMap<String, JobState>,
+}
+
+impl ScrapeManager {
+    /// An empty manager.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a job (or replaces one, stopping its loops). Its groups start empty.
+    pub fn set_job(&mut self, ctx: Arc<JobContext>) -> Result<(), String> {
+        let relabel = Relabeler::new(&ctx.sc.relabel_configs).map_err(|e| e.to_string())?;
+        let name = ctx.sc.job_name.clone();
+        if let Some(old) = self.jobs.remove(&name) {
+            stop_loops(old.loops.into_values());
+        }
+        self.jobs.insert(
+            name,
+            JobState {
+                ctx,
+                relabel,
+                groups: BTreeMap::new(),
+                loops: HashMap::new(),
+                dropped: Vec::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Names of the jobs.
+    pub fn job_names(&self) -> Vec<String> {
+        self.jobs.keys().cloned().collect()
+    }
+
+    /// Stops and removes a job.
+    pub fn remove_job(&mut self, name: &str) {
+        if let Some(old) = self.jobs.remove(name) {
+            stop_loops(old.loops.into_values());
+        }
+    }
+
+    /// Applies a discovery update to a job and starts/stops loops to match.
+    pub fn update(&mut self, job: &str, update: Update) {
+        let Some(st) = self.jobs.get_mut(job) else {
+            return;
+        };
+        for g in update {
+            if g.targets.is_empty() {
+                st.groups.remove(&g.source);
+            } else {
+                st.groups.insert(g.source.clone(), g);
+            }
+        }
+        let groups: Vec<&TargetGroup> = st.groups.values().collect();
+        let mut wanted: HashMap<u64, Target> = HashMap::new();
+        st.dropped.clear();
+        for p in populate(&groups, &st.ctx.sc, &GLOBAL_UNUSED, &st.relabel) {
+            match p {
+                Ok(Populated::Active(t)) => {
+                    wanted.insert(t.hash, t);
+                }
+                Ok(Populated::Dropped(ls)) => st.dropped.push(ls),
+                Err(e) => tracing::warn!(job, error = %e, "skipping target"),
+            }
+        }
+        let gone: Vec<u64> = st
+            .loops
+            .keys()
+            .filter(|h| !wanted.contains_key(h))
+            .copied()
+            .collect();
+        stop_loops(gone.into_iter().filter_map(|h| st.loops.remove(&h)));
+        for (h, t) in wanted {
+            if st.loops.contains_key(&h) {
+                continue;
+            }
+            let lp = ScrapeLoop::new(st.ctx.clone(), t.clone());
+            let health = lp.health.clone();
+            let (stop, rx) = watch::channel(false);
+            let handle = tokio::spawn(lp.run(rx));
+            st.loops.insert(
+                h,
+                Running {
+                    target: t,
+                    health,
+                    stop,
+                    handle,
+                },
+            );
+        }
+    }
+
+    /// The current targets.
+    pub fn snapshot(&self) -> TargetsSnapshot {
+        let mut out = TargetsSnapshot::default();
+        for (name, st) in &self.jobs {
+            for r in st.loops.values() {
+                let health = r.health.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                out.active.push(ActiveTarget {
+                    job: name.clone(),
+                    target: r.target.clone(),
+                    health,
+                });
+            }
+            out.dropped
+                .extend(st.dropped.iter().map(|d| (name.clone(), d.clone())));
+        }
+        out.active
+            .sort_by(|a, b| (&a.job, &a.target.url).cmp(&(&b.job, &b.target.url)));
+        out
+    }
+
+    /// Stops every loop and waits for them to queue their stale markers.
+    pub async fn stop_all(&mut self) {
+        let mut handles = Vec::new();
+        for (_, st) in std::mem::take(&mut self.jobs) {
+            for r in st.loops.into_values() {
+                let _ = r.stop.send(true);
+                handles.push(r.handle);
+            }
+        }
+        for h in handles {
+            let _ = h.await;
+        }
+    }
+}
+
+/// The job's intervals are already resolved in its `ScrapeConfig` by the agent, so
+/// population needs no global defaults of its own.
+static GLOBAL_UNUSED: std::sync::LazyLock<crate::config::GlobalConfig> =
+    std::sync::LazyLock::new(crate::config::GlobalConfig::default);
+
+fn stop_loops(loops: impl Iterator<Item = Running>) {
+    for r in loops {
+        // The loop marks its series stale and exits by itself.
+        let _ = r.stop.send(true);
+    }
+}

@@ -1,0 +1,187 @@
+//! `orrery agent`, `orrery demo` and `orrery check config`: wiring only. The agent
+//! reloads on SIGHUP and `POST /-/reload`, and on SIGTERM/SIGINT stops scraping (queuing
+//! stale markers) and syncs its queue before exiting.
+
+use anyhow::{Context, Result};
+use orrery_agent::api::{router, ApiState};
+use orrery_agent::config::AgentConfig;
+use orrery_agent::Agent;
+use orrery_server::{Server, ServerConfig};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Flags of `orrery agent`.
+#[derive(clap::Args)]
+pub struct AgentArgs {
+    /// Agent configuration file (YAML: cluster, server, scrape_configs, …).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Directory for the durable queue [default: ./orrery-agent-data].
+    #[arg(long, value_name = "DIR", default_value = "./orrery-agent-data")]
+    pub data_dir: PathBuf,
+    /// Address of the status API (/api/v1/targets, /-/reload, /metrics).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9091")]
+    pub listen: SocketAddr,
+}
+
+/// Flags of `orrery demo`.
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Where the demo keeps its data.
+    #[arg(long, value_name = "DIR", default_value = "./orrery-demo")]
+    pub data_dir: PathBuf,
+    /// Address of the server's HTTP API (Prometheus-compatible).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9090")]
+    pub listen: SocketAddr,
+    /// Address of the agent's status API.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9091")]
+    pub agent_listen: SocketAddr,
+    /// Where to look for a node-exporter to scrape (skipped when nothing listens there).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9100")]
+    pub node_exporter: SocketAddr,
+}
+
+/// `orrery check config FILE`.
+pub fn check_config(path: &Path) -> Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let is_agent = text
+        .lines()
+        .any(|l| l.starts_with("cluster:") || l.starts_with("scrape_configs:"));
+    if is_agent {
+        let cfg = AgentConfig::parse(&text, &path.display().to_string())?;
+        println!(
+            "{}: valid agent configuration (cluster {:?}, {} scrape configs)",
+            path.display(),
+            cfg.cluster,
+            cfg.scrape_configs.len()
+        );
+    } else {
+        let cfg: ServerConfig = serde_saphyr::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        cfg.storage
+            .to_options()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        println!("{}: valid server configuration", path.display());
+    }
+    Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// `orrery agent`.
+pub fn run_agent(args: AgentArgs) -> Result<()> {
+    let cfg = AgentConfig::load(&args.config)?;
+    runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        let agent = Arc::new(Agent::start(cfg, &args.data_dir).await?);
+        tracing::info!(addr = %args.listen, data_dir = %args.data_dir.display(), "orrery agent running");
+        let state = Arc::new(ApiState { agent: agent.clone(), config_path: args.config.clone() });
+        let api = tokio::spawn(async move { axum::serve(listener, router(state)).await });
+        reload_on_sighup(agent.clone(), args.config.clone());
+        crate::shutdown_signal().await;
+        api.abort();
+        // The API task holds the agent; wait until it is really gone.
+        let _ = api.await;
+        stop(agent).await;
+        Ok(())
+    })
+}
+
+async fn stop(agent: Arc<Agent>) {
+    match Arc::try_unwrap(agent) {
+        Ok(a) => a.shutdown().await,
+        Err(_) => tracing::warn!("agent still in use at shutdown; its queue stays on disk"),
+    }
+}
+
+fn reload_on_sighup(agent: Arc<Agent>, path: PathBuf) {
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match AgentConfig::load(&path) {
+                Ok(cfg) => match agent.reload(cfg).await {
+                    Ok(()) => tracing::info!("configuration reloaded"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "reload failed; keeping the previous configuration")
+                    }
+                },
+                Err(e) => {
+                    tracing::error!(error = %e, "reload failed; keeping the previous configuration")
+                }
+            }
+        }
+    });
+}
+
+/// `orrery demo`: a server and an agent in one process, scraping the server itself
+/// and a local node-exporter when one answers.
+pub fn run_demo(args: DemoArgs) -> Result<()> {
+    let node = std::net::TcpStream::connect_timeout(
+        &args.node_exporter,
+        std::time::Duration::from_millis(300),
+    )
+    .is_ok();
+    let mut yaml = format!(
+        "cluster: demo\nserver:\n  url: http://{}\nglobal:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: orrery\n    static_configs:\n      - targets: [\"{}\"]\n  - job_name: orrery-agent\n    static_configs:\n      - targets: [\"{}\"]\n",
+        args.listen, args.listen, args.agent_listen
+    );
+    if node {
+        yaml.push_str(&format!(
+            "  - job_name: node\n    static_configs:\n      - targets: [\"{}\"]\n",
+            args.node_exporter
+        ));
+    }
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let config_path = args.data_dir.join("agent.yml");
+    std::fs::write(&config_path, &yaml)
+        .with_context(|| format!("writing {}", config_path.display()))?;
+    let agent_cfg = AgentConfig::parse(&yaml, "demo agent configuration")?;
+    let server_cfg = ServerConfig {
+        listen: args.listen,
+        data_dir: args.data_dir.join("server"),
+        ..Default::default()
+    };
+    runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        let agent_listener = tokio::net::TcpListener::bind(args.agent_listen)
+            .await
+            .with_context(|| format!("listening on {}", args.agent_listen))?;
+        let server = tokio::task::spawn_blocking(move || Server::open(server_cfg)).await.context("opening storage")??;
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server_task = tokio::spawn(server.serve(listener, async move {
+            let _ = stop_rx.await;
+        }));
+        let agent = Arc::new(Agent::start(agent_cfg, &args.data_dir.join("agent")).await?);
+        let state = Arc::new(ApiState { agent: agent.clone(), config_path });
+        let api = tokio::spawn(async move { axum::serve(agent_listener, router(state)).await });
+        println!(
+            "Orrery demo is running.\n  Prometheus API and Grafana data source: http://{0}\n  try: curl -s 'http://{0}/api/v1/query' --data-urlencode 'query=sum by (job) (up)'\n  agent targets: http://{1}/api/v1/targets\n  scraping: orrery, orrery-agent{2}\nPress Ctrl-C to stop.",
+            args.listen,
+            args.agent_listen,
+            if node { ", node-exporter" } else { " (no node-exporter found at the --node-exporter address)" }
+        );
+        crate::shutdown_signal().await;
+        api.abort();
+        // The API task holds the agent; wait until it is really gone.
+        let _ = api.await;
+        stop(agent).await;
+        let _ = stop_tx.send(());
+        server_task.await.context("server task")??;
+        Ok(())
+    })
+}
