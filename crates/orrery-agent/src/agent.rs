@@ -1,9 +1,14 @@
 //! Assembly: delivery, discovery tasks per job, the scrape manager, and reload.
 //!
 //! Concurrency contract: one update task owns the [`ScrapeManager`]; discovery tasks
-//! send `(job, update)` to it; the API reads target snapshots through it.
+//! send `(job, update)` to it; the API reads target snapshots through it. When
+//! `monitors:` is enabled, the monitors watcher sends the full set of jobs generated from
+//! ServiceMonitors and PodMonitors; the task merges them with the file's jobs and
+//! re-applies (unchanged jobs keep their loops).
 
 use crate::config::AgentConfig;
+use crate::config::ScrapeConfig;
+use crate::discovery::monitors::{self, MonitorsTask};
 use crate::discovery::{file_sd, kubernetes, static_sd, Update};
 use crate::scrape::{JobContext, ScrapeManager, Sink, TargetsSnapshot};
 use crate::send::{Delivery, DeliveryStats, SenderConfig};
@@ -132,6 +137,9 @@ struct Jobs {
     discovery: Vec<JoinHandle<()>>,
     /// Each job's configuration as last applied, to keep unchanged jobs' loops.
     signature: std::collections::BTreeMap<String, String>,
+    /// The monitors watcher, and the jobs it generated last.
+    monitors: MonitorsTask,
+    monitor_jobs: Vec<ScrapeConfig>,
 }
 
 async fn update_loop(
@@ -144,19 +152,33 @@ async fn update_loop(
         manager: ScrapeManager::new(),
         discovery: Vec::new(),
         signature: Default::default(),
+        monitors: MonitorsTask::default(),
+        monitor_jobs: Vec::new(),
     };
     if let Err(e) = apply_config(&mut jobs, &cfg, &delivery, &utx) {
         tracing::error!(error = %e, "initial configuration failed");
     }
+    // The configuration in force, re-applied when the monitors' jobs change.
+    let mut current = cfg;
     loop {
         tokio::select! {
             Some((job, update)) = urx.recv() => jobs.manager.update(&job, update),
+            generated = jobs.monitors.next() => {
+                jobs.monitor_jobs = generated;
+                if let Err(e) = apply_config(&mut jobs, &current, &delivery, &utx) {
+                    tracing::error!(error = %e, "applying the monitors' jobs failed");
+                }
+            }
             cmd = commands.recv() => match cmd {
                 Some(Command::Snapshot(tx)) => {
                     let _ = tx.send(jobs.manager.snapshot());
                 }
                 Some(Command::Reload(cfg, tx)) => {
-                    let _ = tx.send(apply_config(&mut jobs, &cfg, &delivery, &utx));
+                    let res = apply_config(&mut jobs, &cfg, &delivery, &utx);
+                    if res.is_ok() {
+                        current = *cfg;
+                    }
+                    let _ = tx.send(res);
                 }
                 Some(Command::Stop(tx)) => {
                     stop(&mut jobs).await;
@@ -186,16 +208,25 @@ fn apply_config(
     utx: &mpsc::Sender<(String, Update)>,
 ) -> Result<(), AgentError> {
     cfg.validate().map_err(AgentError::Config)?;
+    jobs.monitors.ensure(&cfg.monitors, &mut jobs.monitor_jobs);
+    let scrape_configs = monitors::merge_jobs(&cfg.scrape_configs, &jobs.monitor_jobs, &cfg.global);
     let external: Vec<(String, String)> = cfg.all_external_labels().into_iter().collect();
     // Build every job first so a bad reload changes nothing.
     let mut contexts = Vec::new();
-    for sc in &cfg.scrape_configs {
-        let mut sc = sc.clone();
+    for (i, sc) in scrape_configs.into_iter().enumerate() {
+        let mut sc = sc;
         // Resolve the global defaults into the job, so later stages need only the job.
         sc.scrape_interval = Some(sc.interval(&cfg.global));
         sc.scrape_timeout = Some(sc.timeout(&cfg.global));
-        let client = build_client(&sc)
-            .map_err(|e| AgentError::Config(format!("job {:?}: {e}", sc.job_name)))?;
+        let client = match build_client(&sc) {
+            Ok(client) => client,
+            // A monitor's job (after the file's) that cannot start is skipped, not fatal.
+            Err(error) if i >= cfg.scrape_configs.len() => {
+                tracing::warn!(job = %sc.job_name, %error, "monitor job skipped");
+                continue;
+            }
+            Err(e) => return Err(AgentError::Config(format!("job {:?}: {e}", sc.job_name))),
+        };
         let metric_relabel = Relabeler::new(&sc.metric_relabel_configs).map_err(|e| {
             AgentError::Config(format!(
                 "job {:?}: metric_relabel_configs: {e}",

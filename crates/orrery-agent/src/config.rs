@@ -62,6 +62,48 @@ pub struct AgentConfig {
     /// The durable queue and sender.
     #[serde(default)]
     pub queue: QueueConfig,
+    /// prometheus-operator ServiceMonitor and PodMonitor objects turned into scrape
+    /// jobs (disabled by default).
+    #[serde(default)]
+    pub monitors: MonitorsConfig,
+}
+
+/// `monitors:`: watch `monitoring.coreos.com/v1` ServiceMonitors and PodMonitors and
+/// scrape what they describe, as prometheus-operator would configure Prometheus (see
+/// [`crate::discovery::monitors`]). The connection options are those of
+/// `kubernetes_sd_configs`; they are also used by the generated jobs' discovery.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorsConfig {
+    /// Watch monitors and add their jobs (false).
+    #[serde(default)]
+    pub enabled: bool,
+    /// Namespaces whose monitors are used; empty means all. (Which namespaces a monitor
+    /// *scrapes* is its own `namespaceSelector`.)
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// The discovery role of ServiceMonitor jobs: `endpoints` (default) or
+    /// `endpointslice`, the operator's `serviceDiscoveryRole`.
+    #[serde(default)]
+    pub service_discovery_role: Option<crate::discovery::kubernetes::Role>,
+    /// The API server URL; absent means the in-cluster service account.
+    #[serde(default)]
+    pub api_server: Option<String>,
+    /// A kubeconfig file (its current context); excludes `api_server`.
+    #[serde(default)]
+    pub kubeconfig_file: Option<PathBuf>,
+    /// A file holding the bearer token sent to `api_server`.
+    #[serde(default)]
+    pub bearer_token_file: Option<PathBuf>,
+    /// The `Authorization` header sent to `api_server` (type `Bearer` only).
+    #[serde(default)]
+    pub authorization: Option<crate::discovery::kubernetes::Authorization>,
+    /// HTTP basic authentication sent to `api_server`.
+    #[serde(default)]
+    pub basic_auth: Option<crate::discovery::kubernetes::BasicAuth>,
+    /// TLS settings for `api_server`.
+    #[serde(default)]
+    pub tls_config: Option<crate::discovery::kubernetes::TlsConfig>,
 }
 
 /// The central server.
@@ -327,6 +369,58 @@ impl ScrapeConfig {
             None => g.scrape_timeout.min(self.interval(g)),
         }
     }
+
+    /// Checks one job's settings that serde cannot (the job name is checked by the
+    /// caller); messages name the setting.
+    pub fn validate(&self, g: &GlobalConfig) -> Result<(), String> {
+        let (iv, to) = (self.interval(g), self.timeout(g));
+        if iv.is_zero() {
+            return Err("scrape_interval must be positive".into());
+        }
+        if to > iv {
+            return Err(format!(
+                "scrape_timeout ({}s) greater than scrape_interval ({}s)",
+                to.as_secs_f64(),
+                iv.as_secs_f64()
+            ));
+        }
+        if self.scheme != "http" && self.scheme != "https" {
+            return Err(format!(
+                "scheme must be http or https; got {:?}",
+                self.scheme
+            ));
+        }
+        if !self.metrics_path.starts_with('/') {
+            return Err(format!(
+                "metrics_path must start with /; got {:?}",
+                self.metrics_path
+            ));
+        }
+        let auths = [
+            self.basic_auth.is_some(),
+            self.bearer_token.is_some() || self.bearer_token_file.is_some(),
+            self.authorization.is_some(),
+        ];
+        if auths.iter().filter(|x| **x).count() > 1 {
+            return Err(
+                "at most one of basic_auth, bearer_token(_file) and authorization may be set"
+                    .into(),
+            );
+        }
+        Relabeler::new(&self.relabel_configs).map_err(|e| format!("relabel_configs: {e}"))?;
+        Relabeler::new(&self.metric_relabel_configs)
+            .map_err(|e| format!("metric_relabel_configs: {e}"))?;
+        for (k, st) in self.static_configs.iter().enumerate() {
+            for t in &st.targets {
+                if t.is_empty() || t.contains('/') {
+                    return Err(format!(
+                        "static_configs[{k}]: {t:?} is not a host:port address"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl AgentConfig {
@@ -379,52 +473,11 @@ impl AgentConfig {
             if !names.insert(&sc.job_name) {
                 return Err(at("job_name is used twice".into()));
             }
-            let (iv, to) = (sc.interval(&self.global), sc.timeout(&self.global));
-            if iv.is_zero() {
-                return Err(at("scrape_interval must be positive".into()));
-            }
-            if to > iv {
-                return Err(at(format!(
-                    "scrape_timeout ({}s) greater than scrape_interval ({}s)",
-                    to.as_secs_f64(),
-                    iv.as_secs_f64()
-                )));
-            }
-            if sc.scheme != "http" && sc.scheme != "https" {
-                return Err(at(format!(
-                    "scheme must be http or https; got {:?}",
-                    sc.scheme
-                )));
-            }
-            if !sc.metrics_path.starts_with('/') {
-                return Err(at(format!(
-                    "metrics_path must start with /; got {:?}",
-                    sc.metrics_path
-                )));
-            }
-            let auths = [
-                sc.basic_auth.is_some(),
-                sc.bearer_token.is_some() || sc.bearer_token_file.is_some(),
-                sc.authorization.is_some(),
-            ];
-            if auths.iter().filter(|x| **x).count() > 1 {
-                return Err(at(
-                    "at most one of basic_auth, bearer_token(_file) and authorization may be set"
-                        .into(),
-                ));
-            }
-            Relabeler::new(&sc.relabel_configs).map_err(|e| at(format!("relabel_configs: {e}")))?;
-            Relabeler::new(&sc.metric_relabel_configs)
-                .map_err(|e| at(format!("metric_relabel_configs: {e}")))?;
-            for (k, st) in sc.static_configs.iter().enumerate() {
-                for t in &st.targets {
-                    if t.is_empty() || t.contains('/') {
-                        return Err(at(format!(
-                            "static_configs[{k}]: {t:?} is not a host:port address"
-                        )));
-                    }
-                }
-            }
+            sc.validate(&self.global).map_err(at)?;
+        }
+        if self.monitors.enabled {
+            crate::discovery::monitors::validate(&self.monitors)
+                .map_err(|e| format!("monitors: {e}"))?;
         }
         Ok(())
     }

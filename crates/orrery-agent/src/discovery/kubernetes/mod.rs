@@ -39,7 +39,7 @@ mod service;
 mod watch;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::fmt;
 
@@ -140,6 +140,11 @@ impl fmt::Debug for KubernetesDiscovery {
 }
 
 impl KubernetesDiscovery {
+    /// The API client (shared with the monitors watcher, which connects the same way).
+    pub(crate) fn client(&self) -> kube::Client {
+        self.client.clone()
+    }
+
     /// Watches the cluster and sends target groups until `tx`'s receiver is dropped, then
     /// returns `Ok(())`. API errors are logged and retried with backoff; they never end
     /// the loop.

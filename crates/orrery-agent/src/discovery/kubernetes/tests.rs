@@ -2,7 +2,7 @@
 //! the label sets Prometheus documents for `kubernetes_sd_config`), configuration
 //! validation, and the full list/watch loop against a fake API server (`fake_api.rs`).
 
-mod fake_api;
+pub(crate) mod fake_api;
 mod labels;
 
 use super::*;

@@ -53,9 +53,9 @@ struct Inner {
 
 /// Handle to a running fake API server.
 #[derive(Clone)]
-pub(super) struct FakeApi {
+pub(crate) struct FakeApi {
     inner: Arc<Mutex<Inner>>,
-    url: String,
+    pub(crate) url: String,
 }
 
 fn key(obj: &Value) -> ObjKey {
@@ -187,7 +187,7 @@ async fn handle(
 
 impl FakeApi {
     /// Starts the server on an ephemeral local port.
-    pub(super) async fn start() -> FakeApi {
+    pub(crate) async fn start() -> FakeApi {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -206,7 +206,7 @@ impl FakeApi {
     }
 
     /// Creates or replaces an object, notifying matching watches.
-    pub(super) fn upsert(&self, resource: &str, mut obj: Value) {
+    pub(crate) fn upsert(&self, resource: &str, mut obj: Value) {
         let mut inner = self.lock();
         inner.resource_version += 1;
         let rv = inner.resource_version;
@@ -221,7 +221,7 @@ impl FakeApi {
     }
 
     /// Deletes an object, notifying matching watches.
-    pub(super) fn delete(&self, resource: &str, namespace: &str, name: &str) {
+    pub(crate) fn delete(&self, resource: &str, namespace: &str, name: &str) {
         let mut inner = self.lock();
         inner.resource_version += 1;
         let rv = inner.resource_version;
@@ -265,7 +265,7 @@ impl FakeApi {
     }
 
     /// Every request so far, as `path?query`.
-    pub(super) fn requests(&self) -> Vec<String> {
+    pub(crate) fn requests(&self) -> Vec<String> {
         self.lock().requests.clone()
     }
 
