@@ -24,6 +24,9 @@ pub const CHUNKS_HEADER_SIZE: usize = 5;
 pub const CHUNK_RECORD_OVERHEAD: usize = 5;
 /// Encoding byte of a chunk compressed with [`crate::chunkenc::pco`].
 pub const ENCODING_PCO: u8 = 1;
+/// Chunk encoding 2: trivial columns stored directly, the rest with pco
+/// ([`pco::encode_columns`]). Written since 2026-11-22; encoding 1 is still read.
+pub const ENCODING_COLUMNS: u8 = 2;
 /// Most samples the writer puts in one chunk (chosen by `examples/codec_study.rs`:
 /// pco's fixed cost per chunk makes bigger chunks smaller; beyond 1,920 the gain is
 /// under 3 % while a query touching one sample decodes the whole chunk).
@@ -66,8 +69,8 @@ pub fn check_header(h: &[u8], path: &Path) -> Result<()> {
 /// first) and returns the length of the data part, which the index stores.
 pub fn encode_record(samples: &[Sample], rec: &mut Vec<u8>) -> usize {
     rec.clear();
-    rec.push(ENCODING_PCO);
-    pco::encode(samples, rec);
+    rec.push(ENCODING_COLUMNS);
+    pco::encode_columns(samples, rec);
     let crc = crc32c::crc32c(rec);
     let data_len = rec.len() - 1;
     rec.extend_from_slice(&crc.to_le_bytes());
@@ -95,17 +98,18 @@ pub fn read_record(file: &File, path: &Path, offset: u64, len: usize) -> Result<
             format!("chunk checksum mismatch; got {got:08x}; want {want:08x}"),
         ));
     }
-    if body[0] != ENCODING_PCO {
-        return Err(TsdbError::corruption(
+    let decoded = match body[0] {
+        ENCODING_PCO => pco::decode(&body[1..]),
+        ENCODING_COLUMNS => pco::decode_columns(&body[1..]),
+        other => return Err(TsdbError::corruption(
             path,
             offset,
             format!(
-                "unknown chunk encoding; got {}; want {ENCODING_PCO}",
-                body[0]
+                "unknown chunk encoding; got {other}; want {ENCODING_PCO} or {ENCODING_COLUMNS}"
             ),
-        ));
-    }
-    pco::decode(&body[1..]).map_err(|e| TsdbError::corruption(path, offset, e.to_string()))
+        )),
+    };
+    decoded.map_err(|e| TsdbError::corruption(path, offset, e.to_string()))
 }
 
 #[cfg(unix)]

@@ -508,6 +508,7 @@ fn format_constants_match_the_spec() {
     assert_eq!(CHUNKS_VERSION, 1);
     assert_eq!(BLOCK_VERSION, 1);
     assert_eq!(ENCODING_PCO, 1);
+    assert_eq!(super::chunks::ENCODING_COLUMNS, 2);
     assert_eq!(INDEX_HEADER_SIZE, 5);
     assert_eq!(CHUNKS_HEADER_SIZE, 5);
     assert_eq!(INDEX_TOC_SIZE, 28);
