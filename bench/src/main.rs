@@ -4,12 +4,17 @@
 //! Phases are subcommands sharing the dataset generator (`dataset`), the system
 //! launchers (`systems`) and the HTTP client (`http`): `ingest` measures remote-write
 //! ingestion; `query` loads the same dataset and times dashboard queries against each
-//! system, checking Orrery's answers against Prometheus's.
+//! system, checking Orrery's answers against Prometheus's; `agent` scrapes a fixture of
+//! node-exporter-sized targets with Orrery's agent and with Prometheus in agent mode and
+//! compares CPU per sample and memory.
 
+mod agent;
 mod batches;
 mod dataset;
+mod fixture;
 mod http;
 mod ingest;
+mod minihttp;
 mod procstat;
 // The result comparison of the PromQL compliance test, shared so that "equal" means the
 // same in both places.
@@ -19,6 +24,7 @@ mod query;
 mod replay;
 mod report;
 mod rng;
+mod sink;
 mod systems;
 
 use clap::{Parser, Subcommand};
@@ -39,6 +45,8 @@ enum Command {
     Ingest(ingest::IngestArgs),
     /// Dashboard range queries after ingest: median latency, equality with Prometheus, peak RSS.
     Query(query::QueryArgs),
+    /// Scraping agents: CPU-s per million samples and peak RSS, Orrery vs Prometheus agent mode.
+    Agent(agent::AgentArgs),
 }
 
 fn main() {
@@ -46,6 +54,7 @@ fn main() {
     let result = match cli.command {
         Command::Ingest(args) => ingest::run(args),
         Command::Query(args) => query::run(args),
+        Command::Agent(args) => agent::run(args),
     };
     if let Err(e) = result {
         eprintln!("orrery-bench: {e:#}");

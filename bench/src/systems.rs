@@ -178,7 +178,7 @@ pub struct Running {
 }
 
 /// Picks a free port by binding port 0 and releasing it.
-fn free_port() -> Result<u16> {
+pub fn free_port() -> Result<u16> {
     let l = TcpListener::bind("127.0.0.1:0").context("bind 127.0.0.1:0")?;
     Ok(l.local_addr()?.port())
 }
