@@ -142,6 +142,9 @@ impl ScrapeLoop {
         let duration = started.elapsed();
         let outcome = fetched.and_then(|(body, ct)| self.process(&body, ct.as_deref(), ts));
         let mut req = WriteRequest::default();
+        // Series before this index are stale markers; after it, this scrape's series
+        // (then the synthetic ones, which `prev` does not track).
+        let mut stale_count = 0usize;
         let (up, scraped, post, added, err) = match outcome {
             Ok(p) => {
                 let added = p
@@ -149,18 +152,21 @@ impl ScrapeLoop {
                     .iter()
                     .filter(|s| !self.prev.contains_key(&s.labels))
                     .count();
-                let current: FxHashMap<Labels, ()> =
-                    p.series.iter().map(|s| (s.labels.clone(), ())).collect();
-                for (labels, _) in self.prev.iter() {
-                    if !current.contains_key(labels) {
-                        req.timeseries.push(TimeSeries {
-                            labels: labels.clone(),
-                            samples: vec![Sample::new(ts, STALE_NAN)],
-                        });
+                {
+                    // Borrow, do not clone: the current label sets are only looked up.
+                    let current: rustc_hash::FxHashSet<&Labels> =
+                        p.series.iter().map(|s| &s.labels).collect();
+                    for (labels, _) in self.prev.drain() {
+                        if !current.contains(&labels) {
+                            req.timeseries.push(TimeSeries {
+                                labels,
+                                samples: vec![Sample::new(ts, STALE_NAN)],
+                            });
+                        }
                     }
                 }
                 let post = p.series.len();
-                self.prev = current;
+                stale_count = req.timeseries.len();
                 req.timeseries.extend(p.series);
                 req.metadata = p.metadata;
                 (1.0, p.scraped, post, added, String::new())
@@ -193,6 +199,16 @@ impl ScrapeLoop {
             Err(e) => {
                 tracing::error!(target = %self.target.url, error = %e, "could not queue scrape results")
             }
+        }
+        if up == 1.0 {
+            // The request is queued: move this scrape's label sets into `prev`
+            // instead of having cloned them.
+            let n = req.timeseries.len() - 5;
+            self.prev = req
+                .timeseries
+                .drain(stale_count..n)
+                .map(|t| (t.labels, ()))
+                .collect();
         }
         let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
         *h = Health {
@@ -279,18 +295,17 @@ impl ScrapeLoop {
             .map_err(|e| e.to_string())?;
         let scraped = parsed.samples.len();
         let mut series: Vec<TimeSeries> = Vec::with_capacity(scraped);
-        let mut seen: FxHashMap<Labels, ()> = FxHashMap::default();
+        let relabel = !self.job.metric_relabel.is_empty();
         for s in parsed.samples {
             let merged = self.merge_target_labels(s.labels);
-            let Some(relabeled) = self.job.metric_relabel.process(&merged) else {
-                continue;
+            let labels = if relabel {
+                let Some(relabeled) = self.job.metric_relabel.process(&merged) else {
+                    continue;
+                };
+                self.final_labels(relabeled, true)
+            } else {
+                merged
             };
-            let labels = self.final_labels(relabeled, true);
-            if seen.insert(labels.clone(), ()).is_some() {
-                return Err(format!(
-                    "duplicate sample for series {labels} after relabeling"
-                ));
-            }
             let t = if sc.honor_timestamps {
                 s.timestamp.unwrap_or(ts)
             } else {
@@ -300,6 +315,16 @@ impl ScrapeLoop {
                 labels,
                 samples: vec![Sample::new(t, s.value)],
             });
+        }
+        // Duplicates after labeling (e.g. relabeling merged two series) fail the scrape.
+        {
+            let mut seen: rustc_hash::FxHashSet<&Labels> = rustc_hash::FxHashSet::default();
+            if let Some(dup) = series.iter().find(|t| !seen.insert(&t.labels)) {
+                return Err(format!(
+                    "duplicate sample for series {} after relabeling",
+                    dup.labels
+                ));
+            }
         }
         if sc.sample_limit > 0 && series.len() > sc.sample_limit {
             return Err(format!(
@@ -320,24 +345,51 @@ impl ScrapeLoop {
         })
     }
 
-    /// Attaches target labels to a scraped label set, as Prometheus's `honor_labels`.
+    /// Attaches target labels to a scraped label set, as Prometheus's `honor_labels`,
+    /// in one pass over a vector it owns. Without metric relabeling the external labels
+    /// and `cluster` are added here too, so the set is sorted only once.
     fn merge_target_labels(&self, scraped: Labels) -> Labels {
-        let mut b = scraped.to_builder();
+        let honor = self.job.sc.honor_labels;
+        let mut v = scraped.into_vec();
+        let n0 = v.len();
+        let has = |v: &[orrery_model::Label], name: &str| {
+            v[..n0].binary_search_by(|l| l.name.as_str().cmp(name)).ok()
+        };
         for l in self.target.labels.iter() {
-            match scraped.get(&l.name) {
-                Some(v) if self.job.sc.honor_labels => {
-                    let _ = v;
+            match has(&v, &l.name) {
+                Some(_) if honor => {}
+                Some(i) => {
+                    let exported = std::mem::replace(&mut v[i].value, l.value.clone());
+                    v.push(orrery_model::Label::new(
+                        format!("exported_{}", l.name),
+                        exported,
+                    ));
                 }
-                Some(v) => {
-                    b.set(format!("exported_{}", l.name), v);
-                    b.set(l.name.clone(), l.value.clone());
+                None => v.push(l.clone()),
+            }
+        }
+        if self.job.metric_relabel.is_empty() {
+            for (k, val) in &self.job.external {
+                if k == "cluster" {
+                    continue;
                 }
-                None => {
-                    b.set(l.name.clone(), l.value.clone());
+                if !v.iter().any(|l| &l.name == k) {
+                    v.push(orrery_model::Label::new(k.clone(), val.clone()));
+                }
+            }
+            if let Some((_, c)) = self.job.external.iter().find(|(k, _)| k == "cluster") {
+                match v.iter_mut().find(|l| l.name == "cluster") {
+                    Some(l) => l.value.clone_from(c),
+                    None => v.push(orrery_model::Label::new("cluster", c.clone())),
                 }
             }
         }
-        b.build()
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        // An exported_ name could collide with a scraped label; keep the first, as a
+        // builder would have overwritten deterministically.
+        v.dedup_by(|b, a| a.name == b.name);
+        v.retain(|l| !l.value.is_empty());
+        Labels::from_sorted_unchecked(v)
     }
 
     /// External labels where missing, then `cluster` (always). Synthetic series also
