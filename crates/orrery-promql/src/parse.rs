@@ -13,7 +13,109 @@ use promql_parser::parser::Expr;
 /// Parses a PromQL expression.
 pub fn parse_expr(query: &str) -> Result<Expr> {
     let rewritten = rewrite(query);
-    promql_parser::parser::parse(&rewritten).map_err(PromqlError::Parse)
+    check_number_literals(&rewritten)?;
+    let expr = promql_parser::parser::parse(&rewritten).map_err(PromqlError::Parse)?;
+    check_durations(&expr)?;
+    Ok(expr)
+}
+
+/// Prometheus rejects number literals that overflow a float (`strconv.ParseFloat`'s
+/// range error); the crate silently makes them infinite.
+fn check_number_literals(q: &str) -> Result<()> {
+    let chars: Vec<char> = q.chars().collect();
+    let mut i = 0;
+    let mut quote: Option<char> = None;
+    while i < chars.len() {
+        let c = chars[i];
+        if let Some(qc) = quote {
+            if c == '\\' {
+                i += 2;
+                continue;
+            }
+            if c == qc {
+                quote = None;
+            }
+            i += 1;
+            continue;
+        }
+        if c == '"' || c == '\'' || c == '`' {
+            quote = Some(c);
+            i += 1;
+            continue;
+        }
+        if c == '#' {
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+            continue;
+        }
+        if c.is_ascii_digit() && !prev_is_ident(&chars, i) {
+            let mut j = i;
+            while j < chars.len() && (chars[j].is_ascii_alphanumeric() || chars[j] == '.') {
+                j += 1;
+            }
+            let tok: String = chars[i..j].iter().collect();
+            if tok.parse::<f64>().is_ok_and(f64::is_infinite) {
+                return Err(PromqlError::Parse(format!(
+                    "error parsing number: strconv.ParseFloat: parsing {tok:?}: value out of range"
+                )));
+            }
+            i = j;
+            continue;
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// Go durations hold at most 2^63-1 nanoseconds (about 292 years); Prometheus rejects
+/// longer ranges, offsets and steps, which the crate accepts.
+fn check_durations(e: &Expr) -> Result<()> {
+    use promql_parser::parser::Offset;
+    const MAX_NANOS: u128 = i64::MAX as u128;
+    let check = |d: &std::time::Duration| -> Result<()> {
+        if d.as_nanos() > MAX_NANOS {
+            Err(PromqlError::Parse("duration out of range".into()))
+        } else {
+            Ok(())
+        }
+    };
+    let check_offset = |o: &Option<Offset>| -> Result<()> {
+        match o {
+            Some(Offset::Pos(d)) | Some(Offset::Neg(d)) => check(d),
+            None => Ok(()),
+        }
+    };
+    match e {
+        Expr::Aggregate(a) => {
+            check_durations(&a.expr)?;
+            if let Some(p) = &a.param {
+                check_durations(p)?;
+            }
+            Ok(())
+        }
+        Expr::Unary(u) => check_durations(&u.expr),
+        Expr::Binary(b) => {
+            check_durations(&b.lhs)?;
+            check_durations(&b.rhs)
+        }
+        Expr::Paren(p) => check_durations(&p.expr),
+        Expr::Subquery(s) => {
+            check(&s.range)?;
+            if let Some(st) = &s.step {
+                check(st)?;
+            }
+            check_offset(&s.offset)?;
+            check_durations(&s.expr)
+        }
+        Expr::VectorSelector(v) => check_offset(&v.offset),
+        Expr::MatrixSelector(m) => {
+            check(&m.range)?;
+            check_offset(&m.vs.offset)
+        }
+        Expr::Call(c) => c.args.args.iter().try_for_each(|a| check_durations(a)),
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => Ok(()),
+    }
 }
 
 /// Applies the rewrites described in the module doc; everything else is copied.
@@ -118,6 +220,22 @@ mod tests {
         assert_eq!(rewrite("1_000 + foo_1_000"), "1000 + foo_1_000");
         assert_eq!(rewrite(r#"x{a="1_0"} > 2_5"#), r#"x{a="1_0"} > 25"#);
         assert!(parse_expr("1_000_000").is_ok());
+    }
+
+    #[test]
+    fn overflowing_numbers_and_durations_are_rejected_as_prometheus_does() {
+        let big = "9".repeat(400);
+        assert!(parse_expr(&big)
+            .unwrap_err()
+            .to_string()
+            .contains("value out of range"));
+        assert!(parse_expr("foo offset 9.5e10")
+            .unwrap_err()
+            .to_string()
+            .contains("duration out of range"));
+        assert!(parse_expr("foo[9.5e10]").is_err());
+        assert!(parse_expr("rate(foo[5m] offset 1w)").is_ok());
+        assert!(parse_expr("foo{a=\"99999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999\"}").is_ok());
     }
 
     #[test]
