@@ -101,13 +101,15 @@ pub fn read_record(file: &File, path: &Path, offset: u64, len: usize) -> Result<
     let decoded = match body[0] {
         ENCODING_PCO => pco::decode(&body[1..]),
         ENCODING_COLUMNS => pco::decode_columns(&body[1..]),
-        other => return Err(TsdbError::corruption(
-            path,
-            offset,
-            format!(
+        other => {
+            return Err(TsdbError::corruption(
+                path,
+                offset,
+                format!(
                 "unknown chunk encoding; got {other}; want {ENCODING_PCO} or {ENCODING_COLUMNS}"
             ),
-        )),
+            ))
+        }
     };
     decoded.map_err(|e| TsdbError::corruption(path, offset, e.to_string()))
 }
