@@ -5,8 +5,8 @@
 //! fills defaults from `global`.
 
 use crate::discovery::LabelSet;
-use orrery_model::{parse_duration, parse_size, RelabelConfig, Relabeler};
-use serde::{Deserialize, Deserializer};
+use orrery_model::{RelabelConfig, Relabeler};
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -126,13 +126,13 @@ pub struct ServerTarget {
 #[serde(deny_unknown_fields, default)]
 pub struct GlobalConfig {
     /// Default scrape interval (1m).
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "orrery_model::de::duration")]
     pub scrape_interval: Duration,
     /// Default scrape timeout (10s).
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "orrery_model::de::duration")]
     pub scrape_timeout: Duration,
     /// Accepted for compatibility; rule evaluation happens on the server.
-    #[serde(default, deserialize_with = "de_opt_duration")]
+    #[serde(default, deserialize_with = "orrery_model::de::opt_duration")]
     pub evaluation_interval: Option<Duration>,
     /// Prometheus's global external labels; merged under the top-level ones.
     #[serde(default)]
@@ -156,14 +156,14 @@ impl Default for GlobalConfig {
 pub struct QueueConfig {
     /// Largest size of unsent data on disk (1GiB); when full the oldest data is dropped
     /// and counted.
-    #[serde(deserialize_with = "de_size")]
+    #[serde(deserialize_with = "orrery_model::de::size")]
     pub max_size: u64,
     /// Fewest parallel senders (1).
     pub min_shards: usize,
     /// Most parallel senders (8).
     pub max_shards: usize,
     /// Timeout of one remote-write request (30s).
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "orrery_model::de::duration")]
     pub remote_timeout: Duration,
 }
 
@@ -185,10 +185,10 @@ pub struct ScrapeConfig {
     /// The job name, the `job` label of its targets. Required, unique.
     pub job_name: String,
     /// How often to scrape (global default).
-    #[serde(default, deserialize_with = "de_opt_duration")]
+    #[serde(default, deserialize_with = "orrery_model::de::opt_duration")]
     pub scrape_interval: Option<Duration>,
     /// Per-scrape timeout (global default, at most the interval).
-    #[serde(default, deserialize_with = "de_opt_duration")]
+    #[serde(default, deserialize_with = "orrery_model::de::opt_duration")]
     pub scrape_timeout: Option<Duration>,
     /// HTTP path (`/metrics`).
     #[serde(default = "default_metrics_path")]
@@ -219,7 +219,7 @@ pub struct ScrapeConfig {
     #[serde(default)]
     pub label_value_length_limit: usize,
     /// Largest uncompressed body (0 = unlimited), e.g. `10MB`.
-    #[serde(default, deserialize_with = "de_size")]
+    #[serde(default, deserialize_with = "orrery_model::de::size")]
     pub body_size_limit: u64,
     /// HTTP basic authentication.
     #[serde(default)]
@@ -348,7 +348,10 @@ pub struct FileSdConfig {
     /// Files or globs (`*` in the last path element) of JSON or YAML target lists.
     pub files: Vec<String>,
     /// How often files are re-read even without a change (5m).
-    #[serde(default = "five_minutes", deserialize_with = "de_duration")]
+    #[serde(
+        default = "five_minutes",
+        deserialize_with = "orrery_model::de::duration"
+    )]
     pub refresh_interval: Duration,
 }
 
@@ -489,31 +492,6 @@ impl AgentConfig {
         m.extend(self.external_labels.clone());
         m.insert("cluster".into(), self.cluster.clone());
         m
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum NumOrStr {
-    Num(u64),
-    Str(String),
-}
-
-fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let s = String::deserialize(d)?;
-    parse_duration(&s).map_err(serde::de::Error::custom)
-}
-
-fn de_opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    let s = Option::<String>::deserialize(d)?;
-    s.map(|s| parse_duration(&s).map_err(serde::de::Error::custom))
-        .transpose()
-}
-
-fn de_size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    match NumOrStr::deserialize(d)? {
-        NumOrStr::Num(n) => Ok(n),
-        NumOrStr::Str(s) => parse_size(&s).map_err(serde::de::Error::custom),
     }
 }
 

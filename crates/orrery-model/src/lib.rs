@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 mod batch;
+pub mod de;
 mod error;
 mod labels;
 mod matcher;

@@ -1,10 +1,10 @@
 //! The server's settings, as read from YAML (`--config`) and flags. Every field has a
 //! default, documented in `docs/configuration.md`; unknown keys are an error.
 
-use orrery_model::{parse_duration, parse_size};
+use orrery_model::parse_duration;
 use orrery_tsdb::{FsyncPolicy, Options};
 use orrery_wire::Limits;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -74,25 +74,25 @@ impl Default for ServerConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
     /// Delete data older than this (default `15d`).
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "orrery_model::de::duration")]
     pub retention_time: Duration,
     /// Delete the oldest blocks while storage uses more than this (default `15GB`; `0` disables).
-    #[serde(deserialize_with = "de_size")]
+    #[serde(deserialize_with = "orrery_model::de::size")]
     pub retention_size: u64,
     /// Length of a block cut from the head (default `2h`).
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "orrery_model::de::duration")]
     pub block_range: Duration,
     /// How far behind the newest sample a sample may be and still be accepted (default `10m`).
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "orrery_model::de::duration")]
     pub out_of_order_window: Duration,
     /// WAL segment size (default `128MiB`).
-    #[serde(deserialize_with = "de_size")]
+    #[serde(deserialize_with = "orrery_model::de::size")]
     pub wal_segment_size: u64,
     /// `always` (fsync before acknowledging, the default) or a duration such as `1s`
     /// (fsync in the background at that interval).
     pub wal_fsync: String,
     /// How often the head is checked for cutting, and compaction and retention run (default `1m`).
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "orrery_model::de::duration")]
     pub maintenance_interval: Duration,
 }
 
@@ -138,10 +138,10 @@ impl StorageConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     /// Largest compressed request body (default `32MiB`); bigger gets 413.
-    #[serde(deserialize_with = "de_size")]
+    #[serde(deserialize_with = "orrery_model::de::size")]
     pub max_body_size: u64,
     /// Largest body after snappy decompression (default `64MiB`); bigger gets 413.
-    #[serde(deserialize_with = "de_size")]
+    #[serde(deserialize_with = "orrery_model::de::size")]
     pub max_decompressed_size: u64,
     /// Series per remote-write request (default 200000).
     pub max_series_per_request: usize,
@@ -186,10 +186,10 @@ impl LimitsConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct QueryConfig {
     /// How far back a selector looks for the latest sample (default `5m`).
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "orrery_model::de::duration")]
     pub lookback_delta: Duration,
     /// Longest a query may run (default `2m`); a request's `timeout` may only lower it.
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "orrery_model::de::duration")]
     pub timeout: Duration,
     /// Samples one query may hold in memory (default 50,000,000).
     pub max_samples: usize,
@@ -227,25 +227,6 @@ impl QueryConfig {
             return Err("query.max_samples must be at least 1".into());
         }
         Ok(())
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum NumOrStr {
-    Num(u64),
-    Str(String),
-}
-
-fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let s = String::deserialize(d)?;
-    parse_duration(&s).map_err(serde::de::Error::custom)
-}
-
-fn de_size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    match NumOrStr::deserialize(d)? {
-        NumOrStr::Num(n) => Ok(n),
-        NumOrStr::Str(s) => parse_size(&s).map_err(serde::de::Error::custom),
     }
 }
 

@@ -159,40 +159,7 @@ pub struct Authorization {
     pub credentials_file: Option<PathBuf>,
 }
 
-/// `basic_auth:`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BasicAuth {
-    /// The user name.
-    pub username: String,
-    /// The password; excludes `password_file`.
-    #[serde(default)]
-    pub password: Option<String>,
-    /// A file holding the password; excludes `password`.
-    #[serde(default)]
-    pub password_file: Option<PathBuf>,
-}
-
-/// `tls_config:` for the API server connection.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsConfig {
-    /// CA certificate file to verify the server with.
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    /// Client certificate file (needs `key_file`).
-    #[serde(default)]
-    pub cert_file: Option<PathBuf>,
-    /// Client key file (needs `cert_file`).
-    #[serde(default)]
-    pub key_file: Option<PathBuf>,
-    /// The name to verify the server certificate against.
-    #[serde(default)]
-    pub server_name: Option<String>,
-    /// Skip server certificate verification (for tests only).
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
-}
+pub use crate::config::{BasicAuth, TlsConfig};
 
 /// Where `build` finds in-cluster facts; a field so tests need no real pod.
 pub(crate) struct ClusterEnv {
