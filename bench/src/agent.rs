@@ -371,19 +371,7 @@ impl AgentProcess {
 
     /// SIGTERM, then SIGKILL after 10s.
     fn stop(mut self) {
-        // SAFETY: kill(2) with our own child's pid and a valid signal number.
-        unsafe {
-            libc::kill(self.pid as libc::pid_t, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::systems::stop_child(&mut self.child);
     }
 }
 

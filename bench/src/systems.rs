@@ -421,20 +421,25 @@ impl Running {
 
     /// Stops the process: SIGTERM, then SIGKILL after 10s.
     pub fn stop(mut self) {
-        // SAFETY: kill(2) with our own child's pid and a valid signal number.
-        unsafe {
-            libc::kill(self.pid as libc::pid_t, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop_child(&mut self.child);
     }
+}
+
+/// Stops a child process: SIGTERM, then SIGKILL if it is still running after 10s.
+pub fn stop_child(child: &mut std::process::Child) {
+    // SAFETY: kill(2) with our own child's pid and a valid signal number.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Polls the size of `dir` every second until it has not changed for `quiet`, at most
