@@ -844,11 +844,12 @@ fn replay(
 ) -> Result<u32> {
     let listing = wal::list(wal_dir)?;
     let started = Instant::now();
+    let mut aliases = Aliases::new();
     let first = match listing.checkpoints.last() {
         Some((n, path)) => {
             info!(path = %path.display(), "loading WAL checkpoint");
             match wal::read_segment(path, wal::CHECKPOINT_MAGIC, |typ, p| {
-                apply_record(head, metadata, counters, typ, p)
+                apply_record(head, metadata, &mut aliases, counters, typ, p)
             })? {
                 SegmentReadEnd::Clean { .. } => {}
                 SegmentReadEnd::Corrupt { error, .. } => {
@@ -883,7 +884,7 @@ fn replay(
     for (i, &n) in segments.iter().enumerate() {
         let path = wal::segment_path(wal_dir, n);
         let end = wal::read_segment(&path, wal::SEGMENT_MAGIC, |typ, p| {
-            apply_record(head, metadata, counters, typ, p)
+            apply_record(head, metadata, &mut aliases, counters, typ, p)
         })?;
         match end {
             SegmentReadEnd::Clean { len } => done += len,
@@ -931,9 +932,20 @@ fn replay(
     Ok(last.max(first.saturating_sub(1)) + 1)
 }
 
+/// Series ids in the replayed WAL that name a series the head already holds under
+/// another id. A cut drops series left without data, so the same labels can come
+/// back under a new id while the segments holding the old one are still replayed
+/// (a crash before the cut's checkpoint): both ids must lead to the one series.
+type Aliases = HashMap<u64, Arc<MemSeries>>;
+
+fn resolve(head: &Head, aliases: &Aliases, id: u64) -> Option<Arc<MemSeries>> {
+    head.by_id(id).or_else(|| aliases.get(&id).cloned())
+}
+
 fn apply_record(
     head: &Head,
     metadata: &mut BTreeMap<String, MetricMetadata>,
+    aliases: &mut Aliases,
     counters: &Counters,
     typ: u8,
     payload: &[u8],
@@ -942,17 +954,21 @@ fn apply_record(
     match typ {
         TYPE_SERIES => {
             for r in record::decode_series(payload).map_err(bad)? {
-                head.insert(r.id, &r.labels);
+                let s = head.insert(r.id, &r.labels);
+                if s.id() != r.id {
+                    aliases.insert(r.id, s);
+                }
             }
         }
         TYPE_SAMPLES => {
-            let mut cur: Option<Arc<MemSeries>> = None;
+            let mut cur: Option<(u64, Arc<MemSeries>)> = None;
             record::decode_samples(payload, |id, s| {
-                if cur.as_ref().map(|c| c.id()) != Some(id) {
-                    cur = head.by_id(id);
+                // Compare the id we looked up, not the series' own: an alias differs.
+                if cur.as_ref().map(|(want, _)| *want) != Some(id) {
+                    cur = resolve(head, aliases, id).map(|s| (id, s));
                 }
                 match &cur {
-                    Some(series) => {
+                    Some((_, series)) => {
                         head.append(series, s.t, s.v);
                     }
                     None => Counters::add(&counters.wal_replay_unknown_series, 1),
@@ -969,7 +985,7 @@ fn apply_record(
         TYPE_CHUNKS => {
             record::decode_chunks(payload, |id, bytes| {
                 let c = XorChunk::from_bytes(bytes.to_vec()).map_err(|e| e.to_string())?;
-                match head.by_id(id) {
+                match resolve(head, aliases, id) {
                     Some(s) => head.restore_chunk(&s, c),
                     None => Counters::add(&counters.wal_replay_unknown_series, 1),
                 }

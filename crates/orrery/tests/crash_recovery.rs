@@ -403,9 +403,22 @@ fn restart_and_compare(dir: &Path, config: Option<&Path>, snapshot: &Snapshot, l
     );
 }
 
+/// Prints the server's warnings and errors, shown if the test fails: a maintenance
+/// error before the kill explains a directory left in an unusual state.
+fn print_log_problems(server: &Orrery) {
+    for line in server.proc.log_text().lines() {
+        if line.contains("WARN") || line.contains("ERROR") {
+            println!("server log: {line}");
+        }
+    }
+}
+
+/// A fresh data directory, removed afterwards unless `ORRERY_TEST_KEEP_DATA` is set
+/// (to inspect what a failed run left behind).
 fn data_dir() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("orrery-e2e-data-")
+        .disable_cleanup(std::env::var_os("ORRERY_TEST_KEEP_DATA").is_some())
         .tempdir()
         .expect("creating a data directory")
 }
@@ -422,6 +435,7 @@ fn sigkill_mid_stream_loses_no_acknowledged_sample() {
     println!("streaming; SIGKILL in {delay:?}");
     std::thread::sleep(delay);
     server.sigkill();
+    print_log_problems(&server);
     drop(server);
     let logs = writers.join();
     let snapshot = verify(dir.path(), &logs, "recovery after SIGKILL");
@@ -519,6 +533,7 @@ fn sigkill_during_block_cuts_and_compaction_loses_no_acknowledged_sample() {
     println!("streaming and flushing; SIGKILL in {delay:?}");
     std::thread::sleep(delay);
     server.sigkill();
+    print_log_problems(&server);
     drop(server);
     let flushes = flusher.join().expect("the flusher thread panicked");
     println!("{flushes} background flushes completed before the kill");
