@@ -33,12 +33,13 @@ mod proto;
 mod series;
 mod snappy;
 mod v1;
+pub mod v1_append;
 mod v2;
 
 pub use error::{MetadataProblem, SeriesProblem, WireError};
 pub use exposition::{
     format_for_content_type, parse_exposition, ExpositionError, Format, ParseLimits, ParsedScrape,
-    ScrapedSample, SCRAPE_ACCEPT,
+    RawSample, Scanner, ScrapedSample, SCRAPE_ACCEPT,
 };
 
 /// Content-Type of remote-write 1.0 bodies; also what an absent header means.

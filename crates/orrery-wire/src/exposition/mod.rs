@@ -9,6 +9,9 @@
 //! * [`parse_exposition`] parses one whole body into a [`ParsedScrape`], or refuses it
 //!   whole with an [`ExpositionError`] saying what was wrong and on which line: an
 //!   exposition is valid or it is not, nothing is half-ingested.
+//! * [`Scanner`] gives the same samples one at a time with their series text, parsing
+//!   a sample's labels only when asked, for callers that cache per series (the agent's
+//!   scrape loop): a known series then costs no label parsing and no allocation.
 //!
 //! The parser is one line-oriented byte scanner with a strict (OpenMetrics) and a
 //! tolerant (text) mode; it is pure, keeps no state between calls and never panics.
@@ -243,18 +246,144 @@ pub fn parse_exposition(
     format: Format,
     limits: &ParseLimits,
 ) -> Result<ParsedScrape, ExpositionError> {
-    let src = match simdutf8::basic::from_utf8(body) {
-        Ok(s) => s,
+    parser::Parser::new(utf8(body)?, format == Format::OpenMetrics, limits).run()
+}
+
+fn utf8(body: &[u8]) -> Result<&str, ExpositionError> {
+    match simdutf8::basic::from_utf8(body) {
+        Ok(s) => Ok(s),
         Err(_) => {
             let valid = std::str::from_utf8(body).map_or_else(|e| e.valid_up_to(), |s| s.len());
             let line = 1 + body[..valid].iter().filter(|&&b| b == b'\n').count();
-            return Err(ExpositionError::Syntax {
+            Err(ExpositionError::Syntax {
                 line,
                 message: "invalid UTF-8".into(),
-            });
+            })
         }
-    };
-    parser::Parser::new(src, format == Format::OpenMetrics, limits).run()
+    }
+}
+
+/// A sample as [`Scanner`] yields it: its series as written, before any label is
+/// parsed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RawSample<'a> {
+    /// The metric name and label set exactly as they appear in the line (blanks
+    /// between them included), e.g. `node_cpu_seconds_total{cpu="0",mode="idle"}`.
+    pub series: &'a str,
+    /// What else decides the labels of `series`: the format, and whether the last TYPE
+    /// line makes `le` or `quantile` values normalized. Equal `series` and `context`
+    /// (under equal [`ParseLimits`]) always give equal labels and validity.
+    pub context: u8,
+    /// The value; NaN is always Prometheus's canonical NaN.
+    pub value: f64,
+    /// The exposed timestamp in milliseconds, if the line had one.
+    pub timestamp: Option<i64>,
+}
+
+/// Parses a body sample by sample without parsing the labels of a sample unless asked,
+/// for callers that cache per series: a scrape of known series then costs no label
+/// parsing and no allocation.
+///
+/// The rules are [`parse_exposition`]'s, with two differences the caller takes over:
+/// a sample's labels are validated (label syntax, duplicate or missing names, limits)
+/// only by [`Scanner::labels`], which the caller must call for every series it has not
+/// already validated under the same [`RawSample::context`] and limits; and duplicate
+/// series are not detected (a caller keyed by series finds them itself, and can build
+/// the same error with [`Scanner::duplicate_error`]). Everything else, including line
+/// numbers, error precedence within a line, `_created` dropping and the sample limit,
+/// is the same.
+pub struct Scanner<'a> {
+    p: parser::Parser<'a>,
+    /// The current sample line.
+    line: &'a str,
+}
+
+impl<'a> Scanner<'a> {
+    /// A scanner over `body`; fails only if the body is not UTF-8.
+    pub fn new(
+        body: &'a [u8],
+        format: Format,
+        limits: &'a ParseLimits,
+    ) -> Result<Self, ExpositionError> {
+        Ok(Scanner {
+            p: parser::Parser::new(utf8(body)?, format == Format::OpenMetrics, limits),
+            line: "",
+        })
+    }
+
+    /// The next sample, `None` at the end of a valid body (then call
+    /// [`Scanner::finish`]).
+    pub fn next_sample(&mut self) -> Result<Option<RawSample<'a>>, ExpositionError> {
+        loop {
+            let Some(line) = self.p.next_sample_line()? else {
+                return Ok(None);
+            };
+            self.line = line;
+            let end = match self.p.scan_series(line) {
+                Some(end) => end,
+                None => self.p.series(line)?.1,
+            };
+            let (value, timestamp) = match self.p.suffix(line, end) {
+                Ok(v) => v,
+                Err(e) => {
+                    // The full parse reads the series first, so its error wins.
+                    self.p.series(line)?;
+                    return Err(e);
+                }
+            };
+            if self.p.may_drop_created() {
+                let created = match parser::bare_name(line) {
+                    Some(name) => self.p.is_created(name),
+                    None => {
+                        let (name, _) = self.p.series(line)?;
+                        self.p.is_created(&name)
+                    }
+                };
+                if created {
+                    // Checked like any sample, then dropped, as parse_exposition does.
+                    self.p.series(line)?;
+                    continue;
+                }
+            }
+            self.p.count();
+            return Ok(Some(RawSample {
+                series: &line[..end.end],
+                context: self.p.series_context(),
+                value,
+                timestamp,
+            }));
+        }
+    }
+
+    /// The labels of the current sample: `__name__` included, sorted, without empty
+    /// values, validated against the limits.
+    pub fn labels(&mut self) -> Result<orrery_model::Labels, ExpositionError> {
+        let (name, _) = self.p.series(self.line)?;
+        self.p.prepare(name)?;
+        Ok(self.p.scratch_labels())
+    }
+
+    /// [`parse_exposition`]'s error for the current sample being a duplicate.
+    pub fn duplicate_error(&mut self) -> ExpositionError {
+        match self.p.series(self.line) {
+            Ok((name, _)) => match self.p.prepare(name) {
+                Ok(()) => self.p.duplicate(),
+                Err(e) => e,
+            },
+            Err(e) => e,
+        }
+    }
+
+    /// The 1-based line of the current sample.
+    pub fn line(&self) -> usize {
+        self.p.line_number()
+    }
+
+    /// Checks the sample limit and returns the metadata, as [`ParsedScrape::metadata`].
+    pub fn finish(mut self) -> Result<Vec<orrery_model::MetricMetadata>, ExpositionError> {
+        self.p.check_sample_limit()?;
+        Ok(self.p.take_metadata())
+    }
 }
 
 /// Quotes `s` for an error message, truncated.

@@ -54,6 +54,19 @@ pub(crate) struct Parser<'a> {
     canonical: Vec<(&'a str, Option<String>)>,
     /// Samples counted against the limit (stored or not).
     counted: usize,
+    /// Where the next line starts.
+    pos: usize,
+    /// The end was reached (or `# EOF` in OpenMetrics).
+    done: bool,
+}
+
+/// Where a sample's series (metric name and label set) ends in its line.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SeriesEnd {
+    /// Index just after the series: after the `}`, or after the name without labels.
+    pub end: usize,
+    /// Whether there was a label set.
+    pub braces: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -73,44 +86,66 @@ impl<'a> Parser<'a> {
             seed: RandomState::new().hash_one(0x6f72_7265_7279u64),
             canonical: Vec::new(),
             counted: 0,
+            pos: 0,
+            done: false,
         }
     }
 
     pub(crate) fn run(mut self) -> Result<ParsedScrape> {
-        let src = self.src;
-        let bytes = src.as_bytes();
-        let mut pos = 0;
-        while pos < bytes.len() {
-            self.line += 1;
-            let end = bytes[pos..]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(bytes.len(), |p| pos + p);
-            // Cut at ASCII bytes only, so always on char boundaries.
-            let line = &src[pos..end];
-            pos = end + 1;
-            if self.om {
-                if line == "# EOF" {
-                    if pos < bytes.len() {
-                        self.line += 1;
-                        return Err(self.syntax("unexpected content after \"# EOF\"".into()));
-                    }
-                    return self.finish();
-                }
-                self.om_line(line)?;
-            } else {
-                self.text_line(line)?;
-            }
-        }
-        if self.om {
-            return Err(ExpositionError::MissingEof {
-                line: self.line + 1,
-            });
+        while let Some(line) = self.next_sample_line()? {
+            self.sample(line)?;
         }
         self.finish()
     }
 
+    /// Consumes comment, metadata and empty lines up to the next sample line and
+    /// returns it (without leading blanks in text mode); `None` at the end of a valid
+    /// body.
+    pub(crate) fn next_sample_line(&mut self) -> Result<Option<&'a str>> {
+        let src = self.src;
+        let bytes = src.as_bytes();
+        while !self.done && self.pos < bytes.len() {
+            self.line += 1;
+            let start = self.pos;
+            let end = bytes[start..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(bytes.len(), |p| start + p);
+            // Cut at ASCII bytes only, so always on char boundaries.
+            let line = &src[start..end];
+            self.pos = end + 1;
+            let sample = if self.om {
+                if line == "# EOF" {
+                    if self.pos < bytes.len() {
+                        self.line += 1;
+                        return Err(self.syntax("unexpected content after \"# EOF\"".into()));
+                    }
+                    self.done = true;
+                    return Ok(None);
+                }
+                self.om_line(line)?
+            } else {
+                self.text_line(line)?
+            };
+            if sample.is_some() {
+                return Ok(sample);
+            }
+        }
+        if self.om && !self.done {
+            return Err(ExpositionError::MissingEof {
+                line: self.line + 1,
+            });
+        }
+        self.done = true;
+        Ok(None)
+    }
+
     fn finish(self) -> Result<ParsedScrape> {
+        self.check_sample_limit()?;
+        Ok(self.out)
+    }
+
+    pub(crate) fn check_sample_limit(&self) -> Result<()> {
         let limit = self.limits.sample_limit;
         if limit > 0 && self.counted > limit {
             return Err(ExpositionError::SampleLimit {
@@ -118,7 +153,41 @@ impl<'a> Parser<'a> {
                 limit,
             });
         }
-        Ok(self.out)
+        Ok(())
+    }
+
+    /// The metadata found so far, taken out.
+    pub(crate) fn take_metadata(&mut self) -> Vec<MetricMetadata> {
+        std::mem::take(&mut self.out.metadata)
+    }
+
+    /// Counts one sample against the sample limit.
+    pub(crate) fn count(&mut self) {
+        self.counted += 1;
+    }
+
+    pub(crate) fn line_number(&self) -> usize {
+        self.line
+    }
+
+    /// What, besides its text, decides how a series is read: the format, and whether
+    /// `le` or `quantile` values are normalized (from the last TYPE line).
+    pub(crate) fn series_context(&self) -> u8 {
+        let normalize = match self.type_kind {
+            MetricType::Histogram => 1,
+            MetricType::Summary => 2,
+            _ => 0,
+        };
+        u8::from(self.om) | (normalize << 1)
+    }
+
+    /// Whether a sample of this name could be a dropped `_created` sample.
+    pub(crate) fn may_drop_created(&self) -> bool {
+        self.om
+            && matches!(
+                self.type_kind,
+                MetricType::Counter | MetricType::Histogram | MetricType::Summary
+            )
     }
 
     fn syntax(&self, message: String) -> ExpositionError {
@@ -128,19 +197,20 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn text_line(&mut self, line: &'a str) -> Result<()> {
+    fn text_line(&mut self, line: &'a str) -> Result<Option<&'a str>> {
         let line = line.strip_suffix('\r').unwrap_or(line);
         let line = line.trim_start_matches([' ', '\t']);
         if line.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         if let Some(rest) = line.strip_prefix('#') {
-            return self.text_comment(rest);
+            self.text_comment(rest)?;
+            return Ok(None);
         }
-        self.sample(line)
+        Ok(Some(line))
     }
 
-    fn om_line(&mut self, line: &'a str) -> Result<()> {
+    fn om_line(&mut self, line: &'a str) -> Result<Option<&'a str>> {
         if line.is_empty() {
             return Err(self.syntax("empty line (not allowed in OpenMetrics)".into()));
         }
@@ -150,9 +220,10 @@ impl<'a> Parser<'a> {
             );
         }
         if line.starts_with('#') {
-            return self.om_comment(line);
+            self.om_comment(line)?;
+            return Ok(None);
         }
-        self.sample(line)
+        Ok(Some(line))
     }
 
     /// A text-format comment, after the `#`: HELP and TYPE give metadata, anything
@@ -306,6 +377,17 @@ impl<'a> Parser<'a> {
 
     /// One sample line (leading blanks already removed in text mode).
     fn sample(&mut self, line: &'a str) -> Result<()> {
+        let (name, at) = self.series(line)?;
+        let (value, timestamp) = self.suffix(line, at)?;
+        if self.om && self.is_created(&name) {
+            return Ok(());
+        }
+        self.add(name, timestamp, value)
+    }
+
+    /// Parses the metric name and label set at the start of a sample line: the labels
+    /// go to `scratch`, the name is returned with where the series ends.
+    pub(crate) fn series(&mut self, line: &'a str) -> Result<(Cow<'a, str>, SeriesEnd)> {
         let b = line.as_bytes();
         self.scratch.clear();
         let mut name: Option<Cow<'a, str>> = None;
@@ -320,19 +402,65 @@ impl<'a> Parser<'a> {
             )));
         }
         let mut braces = false;
-        let mut j = if self.om { i } else { skip_blanks(b, i) };
+        let j = if self.om { i } else { skip_blanks(b, i) };
         if b.get(j) == Some(&b'{') {
             i = self.labels(line, j + 1, &mut name, false)?;
             braces = true;
-            j = if self.om { i } else { skip_blanks(b, i) };
         }
-        let name = match name {
-            Some(n) => n,
-            None => {
-                return Err(self.syntax(format!("metric name missing in {}", quote(line))));
-            }
-        };
+        match name {
+            Some(n) => Ok((n, SeriesEnd { end: i, braces })),
+            None => Err(self.syntax(format!("metric name missing in {}", quote(line)))),
+        }
+    }
 
+    /// Where the series of a sample line ends, found without parsing it: the end of
+    /// the name, or the first `}` outside quotes. It agrees with [`Parser::series`] on
+    /// every line that parses; `None` means the line needs the full parse.
+    pub(crate) fn scan_series(&self, line: &str) -> Option<SeriesEnd> {
+        let b = line.as_bytes();
+        let i = match b.first()? {
+            &c if is_metric_start(c) => scan_metric_name(b, 0),
+            b'{' => 0,
+            _ => return None,
+        };
+        let j = if self.om { i } else { skip_blanks(b, i) };
+        if b.get(j) != Some(&b'{') {
+            return (i > 0).then_some(SeriesEnd {
+                end: i,
+                braces: false,
+            });
+        }
+        let mut k = j + 1;
+        loop {
+            match *b.get(k)? {
+                b'}' => {
+                    return Some(SeriesEnd {
+                        end: k + 1,
+                        braces: true,
+                    })
+                }
+                b'"' => {
+                    k += 1;
+                    loop {
+                        match *b.get(k)? {
+                            b'"' => break,
+                            b'\\' => k += 2,
+                            _ => k += 1,
+                        }
+                    }
+                    k += 1;
+                }
+                _ => k += 1,
+            }
+        }
+    }
+
+    /// The value and timestamp after the series (which ends at `at`), and in
+    /// OpenMetrics the exemplar, checked.
+    pub(crate) fn suffix(&mut self, line: &'a str, at: SeriesEnd) -> Result<(f64, Option<i64>)> {
+        let b = line.as_bytes();
+        let i = at.end;
+        let j = if self.om { i } else { skip_blanks(b, i) };
         // Value: after exactly one space in OpenMetrics; after blanks, or right after
         // the `}`, in text.
         let (value_tok, rest) = if self.om {
@@ -343,7 +471,7 @@ impl<'a> Parser<'a> {
             }
         } else if j == b.len() {
             return Err(self.expected_value(line));
-        } else if j == i && !braces {
+        } else if j == i && !at.braces {
             return Err(self.bad_name_char(line, i));
         } else {
             token(line, j)
@@ -361,11 +489,7 @@ impl<'a> Parser<'a> {
         } else {
             self.text_suffix(line, rest)?
         };
-
-        if self.om && self.is_created(&name) {
-            return Ok(());
-        }
-        self.add(name, timestamp, value)
+        Ok((value, timestamp))
     }
 
     fn expected_value(&self, line: &str) -> ExpositionError {
@@ -586,7 +710,7 @@ impl<'a> Parser<'a> {
 
     /// Whether an OpenMetrics sample is the `_created` sample of the family declared
     /// by the last TYPE line.
-    fn is_created(&self, name: &str) -> bool {
+    pub(crate) fn is_created(&self, name: &str) -> bool {
         matches!(
             self.type_kind,
             MetricType::Counter | MetricType::Histogram | MetricType::Summary
@@ -598,6 +722,19 @@ impl<'a> Parser<'a> {
     /// Validates the labels in `scratch` plus the name, checks limits and duplicates,
     /// and stores the sample.
     fn add(&mut self, name: Cow<'a, str>, timestamp: Option<i64>, value: f64) -> Result<()> {
+        self.prepare(name)?;
+        self.counted += 1;
+        let limit = self.limits.sample_limit;
+        if limit > 0 && self.counted > limit {
+            // Keep parsing to count and validate the rest, store nothing more.
+            return Ok(());
+        }
+        self.store(timestamp, value)
+    }
+
+    /// Completes the labels in `scratch` with the name: normalizes `le`/`quantile`,
+    /// sorts, drops empty values and checks names and limits.
+    pub(crate) fn prepare(&mut self, name: Cow<'a, str>) -> Result<()> {
         let normalize = match self.type_kind {
             MetricType::Histogram => Some("le"),
             MetricType::Summary => Some("quantile"),
@@ -626,14 +763,32 @@ impl<'a> Parser<'a> {
             return Err(self.syntax("metric name missing (empty)".into()));
         }
         self.check_label_limits()?;
+        Ok(())
+    }
 
-        self.counted += 1;
-        let limit = self.limits.sample_limit;
-        if limit > 0 && self.counted > limit {
-            // Keep parsing to count and validate the rest, store nothing more.
-            return Ok(());
+    /// The prepared labels in `scratch` as owned labels.
+    pub(crate) fn scratch_labels(&self) -> Labels {
+        Labels::from_sorted_unchecked(
+            self.scratch
+                .iter()
+                .map(|(n, v)| Label {
+                    name: n.to_string(),
+                    value: v.to_string(),
+                })
+                .collect(),
+        )
+    }
+
+    /// The error for a sample whose prepared labels in `scratch` were already seen.
+    pub(crate) fn duplicate(&self) -> ExpositionError {
+        ExpositionError::DuplicateSample {
+            line: self.line,
+            series: self.series_text(),
         }
+    }
 
+    /// Stores the sample in `scratch` unless it is a duplicate.
+    fn store(&mut self, timestamp: Option<i64>, value: f64) -> Result<()> {
         let h = hash_series(self.seed, &self.scratch, timestamp);
         let idx = self.out.samples.len();
         let head = match self.seen.entry(h) {
@@ -644,10 +799,7 @@ impl<'a> Parser<'a> {
                 while k != NONE {
                     let s = &self.out.samples[k as usize];
                     if s.timestamp == timestamp && same(&s.labels, &self.scratch) {
-                        return Err(ExpositionError::DuplicateSample {
-                            line: self.line,
-                            series: self.series_text(),
-                        });
+                        return Err(self.duplicate());
                     }
                     k = self.same_hash[k as usize];
                 }
@@ -784,6 +936,16 @@ impl Meta {
             Meta::Type => "type",
             Meta::Unit => "unit",
         }
+    }
+}
+
+/// The unquoted metric name a sample line starts with, if it has one.
+pub(crate) fn bare_name(line: &str) -> Option<&str> {
+    let b = line.as_bytes();
+    if is_metric_start(*b.first()?) {
+        Some(&line[..scan_metric_name(b, 0)])
+    } else {
+        None
     }
 }
 

@@ -7,8 +7,78 @@ use orrery_model::{Labels, MetricMetadata, MetricType};
 use super::number::NORMAL_NAN;
 use super::*;
 
+/// [`parse_exposition`], cross-checked against [`Scanner`] used the way a caching
+/// caller uses it: once with an empty cache (every series parsed), once with the cache
+/// the first pass filled (known series not parsed). All three must agree exactly.
+fn parse_checked(
+    body: &[u8],
+    format: Format,
+    limits: &ParseLimits,
+) -> Result<ParsedScrape, ExpositionError> {
+    let want = parse_exposition(body, format, limits);
+    let mut cache = std::collections::HashMap::new();
+    for pass in 0..2 {
+        let got = scan(body, format, limits, &mut cache);
+        match (&want, &got) {
+            (Ok(w), Ok(g)) => {
+                assert_eq!(w.metadata, g.metadata, "pass {pass}");
+                assert_eq!(w.samples.len(), g.samples.len(), "pass {pass}");
+                for (ws, gs) in w.samples.iter().zip(&g.samples) {
+                    assert_eq!(ws.labels, gs.labels, "pass {pass}");
+                    assert_eq!(ws.timestamp, gs.timestamp, "pass {pass}");
+                    assert_eq!(ws.value.to_bits(), gs.value.to_bits(), "pass {pass}");
+                }
+            }
+            (Err(w), Err(g)) => assert_eq!(w.to_string(), g.to_string(), "pass {pass}"),
+            _ => panic!(
+                "pass {pass}: parse_exposition {want:?}, scanner {got:?}, body {:?}",
+                String::from_utf8_lossy(body)
+            ),
+        }
+    }
+    want
+}
+
+/// What a caller of [`Scanner`] does to get [`parse_exposition`]'s result.
+fn scan(
+    body: &[u8],
+    format: Format,
+    limits: &ParseLimits,
+    cache: &mut std::collections::HashMap<(String, u8), Labels>,
+) -> Result<ParsedScrape, ExpositionError> {
+    let mut sc = Scanner::new(body, format, limits)?;
+    let mut out = ParsedScrape::default();
+    let mut seen = std::collections::HashSet::new();
+    let mut counted = 0;
+    while let Some(s) = sc.next_sample()? {
+        let key = (s.series.to_string(), s.context);
+        let labels = match cache.get(&key) {
+            Some(l) => l.clone(),
+            None => {
+                let l = sc.labels()?;
+                cache.insert(key, l.clone());
+                l
+            }
+        };
+        counted += 1;
+        if limits.sample_limit > 0 && counted > limits.sample_limit {
+            continue;
+        }
+        if !seen.insert((labels.clone(), s.timestamp)) {
+            return Err(sc.duplicate_error());
+        }
+        out.samples.push(ScrapedSample {
+            labels,
+            timestamp: s.timestamp,
+            value: s.value,
+        });
+    }
+    out.metadata = sc.finish()?;
+    Ok(out)
+}
+
 fn text(body: &str) -> Result<ParsedScrape, ExpositionError> {
-    parse_exposition(
+    parse_checked(
         body.as_bytes(),
         Format::PrometheusText,
         &ParseLimits::default(),
@@ -16,7 +86,7 @@ fn text(body: &str) -> Result<ParsedScrape, ExpositionError> {
 }
 
 fn om(body: &str) -> Result<ParsedScrape, ExpositionError> {
-    parse_exposition(
+    parse_checked(
         body.as_bytes(),
         Format::OpenMetrics,
         &ParseLimits::default(),
@@ -440,8 +510,8 @@ fn text_errors_name_the_problem_and_line() {
         ),
     ];
     for (name, body, want) in rows {
-        let err = parse_exposition(body, Format::PrometheusText, &ParseLimits::default())
-            .expect_err(name);
+        let err =
+            parse_checked(body, Format::PrometheusText, &ParseLimits::default()).expect_err(name);
         assert_eq!(err.to_string(), *want, "{name}");
     }
 }
@@ -623,7 +693,7 @@ fn limits_are_enforced_with_clear_messages() {
         f(&mut l);
         l
     };
-    let parse = |l: &ParseLimits| parse_exposition(body.as_bytes(), Format::PrometheusText, l);
+    let parse = |l: &ParseLimits| parse_checked(body.as_bytes(), Format::PrometheusText, l);
 
     assert_eq!(
         parse(&lim(|l| l.sample_limit = 3))
@@ -650,7 +720,7 @@ fn limits_are_enforced_with_clear_messages() {
         "line 1: label name length limit exceeded (8 > 7) for label \"__name__\" of series a{x=\"1\"}"
     );
 
-    let err = parse_exposition(
+    let err = parse_checked(
         b"abc{x=\"1\"} 1\n",
         Format::PrometheusText,
         &lim(|l| l.label_value_length_limit = 2),
@@ -668,10 +738,10 @@ fn syntax_errors_after_the_sample_limit_still_win() {
         sample_limit: 1,
         ..ParseLimits::default()
     };
-    let err = parse_exposition(b"a 1\nb 2\nc x\n", Format::PrometheusText, &l).expect_err("bad");
+    let err = parse_checked(b"a 1\nb 2\nc x\n", Format::PrometheusText, &l).expect_err("bad");
     assert_eq!(err.to_string(), "line 3: invalid float \"x\"");
     // Over the limit, later duplicates are not looked for: nothing is stored.
-    let err = parse_exposition(b"a 1\nb 2\nb 2\n", Format::PrometheusText, &l).expect_err("lim");
+    let err = parse_checked(b"a 1\nb 2\nb 2\n", Format::PrometheusText, &l).expect_err("lim");
     assert_eq!(err.to_string(), "sample limit exceeded (3 > 1)");
 }
 
@@ -682,7 +752,7 @@ fn created_samples_do_not_count_against_the_sample_limit() {
         ..ParseLimits::default()
     };
     let body = "# TYPE c counter\nc_total 1\nc_created 2\n# EOF\n";
-    let p = parse_exposition(body.as_bytes(), Format::OpenMetrics, &l).expect("one sample");
+    let p = parse_checked(body.as_bytes(), Format::OpenMetrics, &l).expect("one sample");
     assert_eq!(p.samples.len(), 1);
 }
 
@@ -696,7 +766,7 @@ fn huge_lines_parse_and_are_bounded_by_the_value_limit() {
         label_value_length_limit: 4096,
         ..ParseLimits::default()
     };
-    let err = parse_exposition(body.as_bytes(), Format::PrometheusText, &l).expect_err("long");
+    let err = parse_checked(body.as_bytes(), Format::PrometheusText, &l).expect_err("long");
     let msg = err.to_string();
     assert!(
         msg.starts_with(
@@ -802,11 +872,11 @@ fn arbitrary_mutations_never_panic() {
                 }
             }
             for f in [Format::PrometheusText, Format::OpenMetrics] {
-                let _ = parse_exposition(&m, f, &limits);
-                let _ = parse_exposition(&m, f, &ParseLimits::default());
+                let _ = parse_checked(&m, f, &limits);
+                let _ = parse_checked(&m, f, &ParseLimits::default());
             }
             let cut = (next() as usize) % m.len();
-            let _ = parse_exposition(&m[..cut], format, &ParseLimits::default());
+            let _ = parse_checked(&m[..cut], format, &ParseLimits::default());
         }
     }
 }
