@@ -12,7 +12,7 @@ use crate::discovery::monitors::{self, MonitorsTask};
 use crate::discovery::{file_sd, kubernetes, static_sd, Update};
 use crate::scrape::{JobContext, ScrapeManager, Sink, TargetsSnapshot};
 use crate::send::{Delivery, DeliveryStats, SenderConfig};
-use orrery_model::{Relabeler, WriteRequest};
+use orrery_model::Relabeler;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -34,10 +34,8 @@ pub enum AgentError {
 struct DeliverySink(Arc<Delivery>);
 
 impl Sink for DeliverySink {
-    fn push(&self, key: u64, req: &WriteRequest) -> Result<(), String> {
-        self.0
-            .push(key, orrery_wire::encode_v1(req))
-            .map_err(|e| e.to_string())
+    fn push(&self, key: u64, body: Vec<u8>) -> Result<(), String> {
+        self.0.push(key, body).map_err(|e| e.to_string())
     }
 }
 

@@ -5,6 +5,7 @@
 //! each scrape loop is its own tokio task, stopped through a watch channel, after which
 //! it queues stale markers for its series.
 
+mod cache;
 mod run;
 mod target;
 

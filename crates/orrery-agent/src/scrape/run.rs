@@ -7,23 +7,26 @@
 //! `cluster` is set last, so nothing can override it. A series seen in the previous
 //! scrape but not in this one gets a stale marker; a failed scrape or a removed target
 //! marks every previous series stale.
+//!
+//! Labeling is done once per series, not once per sample: the [`ScrapeCache`] keeps
+//! each series' final labels, encoded, under its text as scraped, and the scrape's
+//! remote-write body is written straight from those bytes while the body is scanned.
 
+use super::cache::{Lookup, ScrapeCache};
 use super::target::Target;
 use crate::config::ScrapeConfig;
-use orrery_model::{
-    Labels, MetricMetadata, Relabeler, Sample, TimeSeries, WriteRequest, STALE_NAN,
-};
-use orrery_wire::exposition::{
-    format_for_content_type, parse_exposition, ParseLimits, SCRAPE_ACCEPT,
-};
+use orrery_model::{Labels, MetricMetadata, Relabeler};
+use orrery_wire::exposition::{format_for_content_type, ParseLimits, Scanner, SCRAPE_ACCEPT};
+use orrery_wire::v1_append;
 use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Where scrape results go: the agent's delivery in production, a recorder in tests.
 pub trait Sink: Send + Sync {
-    /// Stores a write durably; `key` keeps one target's writes in order.
-    fn push(&self, key: u64, req: &WriteRequest) -> Result<(), String>;
+    /// Stores a write durably: `body` is a snappy-compressed remote-write 1.0 request;
+    /// `key` keeps one target's writes in order.
+    fn push(&self, key: u64, body: Vec<u8>) -> Result<(), String>;
 }
 
 /// Health of a target, for `/api/v1/targets`.
@@ -59,8 +62,13 @@ pub struct JobContext {
 pub struct ScrapeLoop {
     job: Arc<JobContext>,
     target: Target,
-    /// Series of the last successful scrape (for staleness and `scrape_series_added`).
-    prev: FxHashMap<Labels, ()>,
+    /// Series of this target by their scraped text (for labeling, staleness and
+    /// `scrape_series_added`).
+    cache: ScrapeCache,
+    /// Encoded labels of `up` and the other synthetic series, in `SYNTHETIC` order.
+    synthetic: Vec<Vec<u8>>,
+    /// Size of the last scrape's remote-write body, to allocate the next one once.
+    last_len: usize,
     /// Metadata already sent, by family.
     sent_metadata: FxHashMap<String, MetricMetadata>,
     /// Shared with the targets API.
@@ -74,19 +82,40 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// The synthetic series every scrape adds, as Prometheus names them.
+const SYNTHETIC: [&str; 5] = [
+    "up",
+    "scrape_duration_seconds",
+    "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling",
+    "scrape_series_added",
+];
+
 impl ScrapeLoop {
     /// A loop for a target.
     pub fn new(job: Arc<JobContext>, target: Target) -> Self {
-        ScrapeLoop {
+        let mut lp = ScrapeLoop {
             job,
             target,
-            prev: FxHashMap::default(),
+            cache: ScrapeCache::new(),
+            synthetic: Vec::new(),
+            last_len: 0,
             sent_metadata: FxHashMap::default(),
             health: Arc::new(Mutex::new(Health {
                 health: "unknown",
                 ..Default::default()
             })),
-        }
+        };
+        lp.synthetic = SYNTHETIC
+            .iter()
+            .map(|name| {
+                let labels = lp.final_labels(Labels::from_pairs([("__name__", *name)]), false);
+                let mut enc = Vec::new();
+                v1_append::append_labels(&mut enc, &labels);
+                enc
+            })
+            .collect();
+        lp
     }
 
     /// Runs until `stop` fires, then marks the target's series stale.
@@ -115,22 +144,13 @@ impl ScrapeLoop {
 
     /// Emits stale markers for every series of the last successful scrape.
     pub fn mark_all_stale(&mut self, ts: i64) {
-        if self.prev.is_empty() {
+        let mut body = Vec::new();
+        self.cache.fail(ts, &mut body);
+        if body.is_empty() {
             return;
         }
-        let series: Vec<TimeSeries> = self
-            .prev
-            .drain()
-            .map(|(labels, _)| TimeSeries {
-                labels,
-                samples: vec![Sample::new(ts, STALE_NAN)],
-            })
-            .collect();
-        let req = WriteRequest {
-            timeseries: series,
-            metadata: vec![],
-        };
-        if let Err(e) = self.job.sink.push(self.target.hash, &req) {
+        let body = v1_append::compress_v1(&body);
+        if let Err(e) = self.job.sink.push(self.target.hash, body) {
             tracing::error!(target = %self.target.url, error = %e, "could not queue stale markers");
         }
     }
@@ -140,75 +160,53 @@ impl ScrapeLoop {
         let started = Instant::now();
         let fetched = self.fetch().await;
         let duration = started.elapsed();
-        let outcome = fetched.and_then(|(body, ct)| self.process(&body, ct.as_deref(), ts));
-        let mut req = WriteRequest::default();
-        // Series before this index are stale markers; after it, this scrape's series
-        // (then the synthetic ones, which `prev` does not track).
-        let mut stale_count = 0usize;
-        let (up, scraped, post, added, err) = match outcome {
+        // Room for this scrape's series as last time, plus stale markers and the
+        // synthetic series, so the body is allocated once.
+        let mut body = Vec::with_capacity(self.last_len + self.last_len / 8 + 1024);
+        let outcome =
+            fetched.and_then(|(raw, ct)| self.process(&raw, ct.as_deref(), ts, &mut body));
+        let (up, scraped, post, added, metadata, err) = match outcome {
             Ok(p) => {
-                let added = p
-                    .series
-                    .iter()
-                    .filter(|s| !self.prev.contains_key(&s.labels))
-                    .count();
-                {
-                    // Borrow, do not clone: the current label sets are only looked up.
-                    let current: rustc_hash::FxHashSet<&Labels> =
-                        p.series.iter().map(|s| &s.labels).collect();
-                    for (labels, _) in self.prev.drain() {
-                        if !current.contains(&labels) {
-                            req.timeseries.push(TimeSeries {
-                                labels,
-                                samples: vec![Sample::new(ts, STALE_NAN)],
-                            });
-                        }
-                    }
-                }
-                let post = p.series.len();
-                stale_count = req.timeseries.len();
-                req.timeseries.extend(p.series);
-                req.metadata = p.metadata;
-                (1.0, p.scraped, post, added, String::new())
+                self.cache.commit(ts, &mut body);
+                (
+                    1.0,
+                    p.scraped,
+                    p.post,
+                    self.cache.added(),
+                    p.metadata,
+                    String::new(),
+                )
             }
             Err(e) => {
-                for (labels, _) in self.prev.drain() {
-                    req.timeseries.push(TimeSeries {
-                        labels,
-                        samples: vec![Sample::new(ts, STALE_NAN)],
-                    });
-                }
-                (0.0, 0, 0, 0, e)
+                // This scrape's series are not sent; the previous scrape's go stale.
+                body.clear();
+                self.cache.fail(ts, &mut body);
+                (0.0, 0, 0, 0, Vec::new(), e)
             }
         };
-        for (name, v) in [
-            ("up", up),
-            ("scrape_duration_seconds", duration.as_secs_f64()),
-            ("scrape_samples_scraped", scraped as f64),
-            ("scrape_samples_post_metric_relabeling", post as f64),
-            ("scrape_series_added", added as f64),
-        ] {
-            let labels = self.final_labels(Labels::from_pairs([("__name__", name)]), false);
-            req.timeseries.push(TimeSeries {
-                labels,
-                samples: vec![Sample::new(ts, v)],
-            });
+        let values = [
+            up,
+            duration.as_secs_f64(),
+            scraped as f64,
+            post as f64,
+            added as f64,
+        ];
+        for (labels, v) in self.synthetic.iter().zip(values) {
+            v1_append::append_series(&mut body, labels, ts, v);
         }
-        match self.job.sink.push(self.target.hash, &req) {
-            Ok(()) => self.note_metadata(&req.metadata),
+        for m in &metadata {
+            v1_append::append_metadata(&mut body, m);
+        }
+        self.last_len = body.len();
+        match self
+            .job
+            .sink
+            .push(self.target.hash, v1_append::compress_v1(&body))
+        {
+            Ok(()) => self.note_metadata(&metadata),
             Err(e) => {
                 tracing::error!(target = %self.target.url, error = %e, "could not queue scrape results")
             }
-        }
-        if up == 1.0 {
-            // The request is queued: move this scrape's label sets into `prev`
-            // instead of having cloned them.
-            let n = req.timeseries.len() - 5;
-            self.prev = req
-                .timeseries
-                .drain(stale_count..n)
-                .map(|t| (t.labels, ()))
-                .collect();
         }
         let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
         *h = Health {
@@ -283,7 +281,17 @@ impl ScrapeLoop {
         Ok((body, ct))
     }
 
-    fn process(&self, body: &[u8], ct: Option<&str>, ts: i64) -> Result<Processed, String> {
+    /// Scans a body and appends each sample to `out` as a remote-write series, through
+    /// the cache. The body is refused whole on the first problem; a duplicate after
+    /// relabeling is reported only if the rest of the body parses, as a parse error
+    /// anywhere takes precedence.
+    fn process(
+        &mut self,
+        body: &[u8],
+        ct: Option<&str>,
+        ts: i64,
+        out: &mut Vec<u8>,
+    ) -> Result<Processed, String> {
         let sc = &self.job.sc;
         let limits = ParseLimits {
             sample_limit: 0,
@@ -291,58 +299,75 @@ impl ScrapeLoop {
             label_name_length_limit: sc.label_name_length_limit,
             label_value_length_limit: sc.label_value_length_limit,
         };
-        let parsed = parse_exposition(body, format_for_content_type(ct), &limits)
-            .map_err(|e| e.to_string())?;
-        let scraped = parsed.samples.len();
-        let mut series: Vec<TimeSeries> = Vec::with_capacity(scraped);
-        let relabel = !self.job.metric_relabel.is_empty();
-        for s in parsed.samples {
-            let merged = self.merge_target_labels(s.labels);
-            let labels = if relabel {
-                let Some(relabeled) = self.job.metric_relabel.process(&merged) else {
-                    continue;
-                };
-                self.final_labels(relabeled, true)
-            } else {
-                merged
+        let honor_timestamps = sc.honor_timestamps;
+        let sample_limit = sc.sample_limit;
+        let mut scan =
+            Scanner::new(body, format_for_content_type(ct), &limits).map_err(|e| e.to_string())?;
+        self.cache.begin();
+        let (mut scraped, mut post) = (0usize, 0usize);
+        let mut duplicate: Option<String> = None;
+        while let Some(s) = scan.next_sample().map_err(|e| e.to_string())? {
+            scraped += 1;
+            let slot = match self.cache.lookup(s.context, s.series, s.timestamp) {
+                Lookup::Series(slot) => slot,
+                Lookup::Dropped => continue,
+                Lookup::Repeated => return Err(scan.duplicate_error().to_string()),
+                Lookup::Miss => {
+                    let scraped_labels = scan.labels().map_err(|e| e.to_string())?;
+                    let labels = self.label(scraped_labels);
+                    match self
+                        .cache
+                        .insert(s.context, s.series, s.timestamp, labels.as_ref())
+                    {
+                        Some(slot) => slot,
+                        None => continue,
+                    }
+                }
             };
-            let t = if sc.honor_timestamps {
-                s.timestamp.unwrap_or(ts)
-            } else {
-                ts
-            };
-            series.push(TimeSeries {
-                labels,
-                samples: vec![Sample::new(t, s.value)],
-            });
-        }
-        // Duplicates after labeling (e.g. relabeling merged two series) fail the scrape.
-        {
-            let mut seen: rustc_hash::FxHashSet<&Labels> = rustc_hash::FxHashSet::default();
-            if let Some(dup) = series.iter().find(|t| !seen.insert(&t.labels)) {
-                return Err(format!(
-                    "duplicate sample for series {} after relabeling",
-                    dup.labels
-                ));
+            if !self.cache.mark(slot) {
+                duplicate.get_or_insert_with(|| {
+                    format!(
+                        "duplicate sample for series {} after relabeling",
+                        self.cache.labels(slot)
+                    )
+                });
+                continue;
             }
+            post += 1;
+            let t = match s.timestamp {
+                Some(t) if honor_timestamps => t,
+                _ => ts,
+            };
+            v1_append::append_series(out, self.cache.encoded(slot), t, s.value);
         }
-        if sc.sample_limit > 0 && series.len() > sc.sample_limit {
+        let metadata = scan.finish().map_err(|e| e.to_string())?;
+        if let Some(e) = duplicate {
+            return Err(e);
+        }
+        if sample_limit > 0 && post > sample_limit {
             return Err(format!(
-                "sample limit exceeded ({} > {}; limit sample_limit)",
-                series.len(),
-                sc.sample_limit
+                "sample limit exceeded ({post} > {sample_limit}; limit sample_limit)"
             ));
         }
-        let metadata = parsed
-            .metadata
+        let metadata = metadata
             .into_iter()
             .filter(|m| self.sent_metadata.get(&m.metric_family) != Some(m))
             .collect();
         Ok(Processed {
-            series,
             scraped,
+            post,
             metadata,
         })
+    }
+
+    /// The final labels of a scraped series, or `None` if metric relabeling drops it.
+    fn label(&self, scraped: Labels) -> Option<Labels> {
+        let merged = self.merge_target_labels(scraped);
+        if self.job.metric_relabel.is_empty() {
+            return Some(merged);
+        }
+        let relabeled = self.job.metric_relabel.process(&merged)?;
+        Some(self.final_labels(relabeled, true))
     }
 
     /// Attaches target labels to a scraped label set, as Prometheus's `honor_labels`,
@@ -412,6 +437,12 @@ impl ScrapeLoop {
         b.build()
     }
 
+    /// Series labeled by the last scrape (cache misses), dropped ones included.
+    #[cfg(test)]
+    pub(super) fn cache_misses(&self) -> usize {
+        self.cache.misses()
+    }
+
     /// Marks metadata as sent once the write holding it is queued.
     pub fn note_metadata(&mut self, md: &[MetricMetadata]) {
         for m in md {
@@ -422,8 +453,11 @@ impl ScrapeLoop {
 }
 
 struct Processed {
-    series: Vec<TimeSeries>,
+    /// Samples in the body.
     scraped: usize,
+    /// Samples sent, after metric relabeling.
+    post: usize,
+    /// Metadata not sent before.
     metadata: Vec<MetricMetadata>,
 }
 

@@ -10,8 +10,11 @@ use std::sync::Mutex as StdMutex;
 struct Recorder(StdMutex<Vec<WriteRequest>>);
 
 impl Sink for Recorder {
-    fn push(&self, _key: u64, req: &WriteRequest) -> Result<(), String> {
-        self.0.lock().unwrap().push(req.clone());
+    fn push(&self, _key: u64, body: Vec<u8>) -> Result<(), String> {
+        let req = orrery_wire::decode_write(None, None, &body, &Default::default())
+            .map_err(|e| e.to_string())?
+            .request;
+        self.0.lock().unwrap().push(req);
         Ok(())
     }
 }
@@ -176,5 +179,212 @@ async fn metric_relabeling_can_drop_series_and_cannot_change_cluster() {
     assert_eq!(
         find(&r, "scrape_samples_post_metric_relabeling")[0].samples[0].v,
         1.0
+    );
+}
+
+fn value(req: &WriteRequest, name: &str) -> f64 {
+    find(req, name)[0].samples[0].v
+}
+
+#[tokio::test]
+async fn known_series_are_not_labeled_again_and_count_as_added_once() {
+    let body = Arc::new(StdMutex::new(b"a{x=\"1\"} 1\nb 2\n".to_vec()));
+    let addr = target(body.clone()).await;
+    let rec = Arc::new(Recorder::default());
+    let mut lp = ScrapeLoop::new(job("", rec.clone()), tgt(&addr));
+    lp.scrape_once(1000).await;
+    assert_eq!(lp.cache_misses(), 2);
+    // Same series, new values; `c` is new; the same labels written differently
+    // (blanks) are a new text but not a new series.
+    *body.lock().unwrap() = b"a{x=\"1\"} 5\nb 6\nc 7\n".to_vec();
+    lp.scrape_once(2000).await;
+    assert_eq!(lp.cache_misses(), 1, "only c is labeled");
+    *body.lock().unwrap() = b"a{ x=\"1\" } 8\nb 9\nc 10\n".to_vec();
+    lp.scrape_once(3000).await;
+    assert_eq!(lp.cache_misses(), 1);
+    let reqs = rec.0.lock().unwrap().clone();
+    assert_eq!(value(&reqs[0], "scrape_series_added"), 2.0);
+    assert_eq!(value(&reqs[1], "scrape_series_added"), 1.0);
+    assert_eq!(value(&reqs[2], "scrape_series_added"), 0.0);
+    let a = find(&reqs[2], "a");
+    assert_eq!((a.len(), a[0].samples[0].v), (1, 8.0));
+    assert_eq!(a[0].labels.get("x"), Some("1"));
+    assert_eq!(a[0].labels.get("cluster"), Some("prod"));
+    assert!(reqs[2]
+        .timeseries
+        .iter()
+        .all(|t| !is_stale_nan(t.samples[0].v)));
+    // A failure empties the cache: everything is labeled (and added) again.
+    *body.lock().unwrap() = b"garbage{\n".to_vec();
+    lp.scrape_once(4000).await;
+    *body.lock().unwrap() = b"a{x=\"1\"} 1\nb 2\n".to_vec();
+    lp.scrape_once(5000).await;
+    assert_eq!(lp.cache_misses(), 2);
+    let reqs = rec.0.lock().unwrap().clone();
+    assert_eq!(find(&reqs[3], "a").len(), 1, "stale marker for a");
+    assert!(is_stale_nan(find(&reqs[3], "c")[0].samples[0].v));
+    assert_eq!(value(&reqs[4], "scrape_series_added"), 2.0);
+}
+
+#[tokio::test]
+async fn relabeling_two_lines_into_one_series_fails_the_scrape_cached_or_not() {
+    let body = Arc::new(StdMutex::new(b"a{x=\"1\"} 1\n".to_vec()));
+    let addr = target(body.clone()).await;
+    let rec = Arc::new(Recorder::default());
+    let extra = "    metric_relabel_configs:\n      - {regex: x, action: labeldrop}\n";
+    let mut lp = ScrapeLoop::new(job(extra, rec.clone()), tgt(&addr));
+    lp.scrape_once(1000).await;
+    assert_eq!(lp.health.lock().unwrap().health, "up");
+    // The first line is a cache hit, the second a miss labeled into the same series.
+    *body.lock().unwrap() = b"a{x=\"1\"} 1\na{x=\"2\"} 2\n".to_vec();
+    lp.scrape_once(2000).await;
+    let h = lp.health.lock().unwrap().clone();
+    assert_eq!(h.health, "down");
+    assert!(
+        h.last_error.contains("duplicate sample"),
+        "{}",
+        h.last_error
+    );
+    assert!(
+        h.last_error.contains("after relabeling"),
+        "{}",
+        h.last_error
+    );
+    let r = rec.0.lock().unwrap()[1].clone();
+    assert!(is_stale_nan(value(&r, "a")));
+    assert_eq!(value(&r, "up"), 0.0);
+    // Both misses now (the failure emptied the cache): still refused.
+    lp.scrape_once(3000).await;
+    assert_eq!(lp.health.lock().unwrap().health, "down");
+    // A syntax error later in the body wins over the duplicate, as before.
+    *body.lock().unwrap() = b"a{x=\"1\"} 1\na{x=\"2\"} 2\nbad line\n".to_vec();
+    lp.scrape_once(4000).await;
+    let err = lp.health.lock().unwrap().last_error.clone();
+    assert!(err.contains("line 3"), "{err}");
+}
+
+#[tokio::test]
+async fn dropped_series_are_remembered_as_dropped() {
+    let body = Arc::new(StdMutex::new(
+        b"keep 1\ndrop_me 2\ndrop_me_too 3\n".to_vec(),
+    ));
+    let addr = target(body.clone()).await;
+    let rec = Arc::new(Recorder::default());
+    let extra = "    metric_relabel_configs:\n      - {source_labels: [__name__], regex: 'drop_.*', action: drop}\n";
+    let mut lp = ScrapeLoop::new(job(extra, rec.clone()), tgt(&addr));
+    lp.scrape_once(1000).await;
+    assert_eq!(lp.cache_misses(), 3);
+    lp.scrape_once(2000).await;
+    assert_eq!(lp.cache_misses(), 0, "drop decisions come from the cache");
+    let r = rec.0.lock().unwrap()[1].clone();
+    assert_eq!(value(&r, "scrape_samples_scraped"), 3.0);
+    assert_eq!(value(&r, "scrape_samples_post_metric_relabeling"), 1.0);
+    assert!(find(&r, "drop_me").is_empty());
+    // The same text twice is still the parser's duplicate, dropped or not.
+    *body.lock().unwrap() = b"keep 1\ndrop_me 2\ndrop_me 3\n".to_vec();
+    lp.scrape_once(3000).await;
+    let err = lp.health.lock().unwrap().last_error.clone();
+    assert!(
+        err.contains("line 3: duplicate sample for series drop_me"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn openmetrics_bodies_use_the_cache_too() {
+    let body = "# TYPE a counter\n# HELP a Help.\na_total 1\na_created 123\n\
+                # TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\n\
+                h_count 2\nh_sum 3\n# EOF\n";
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || async move {
+            (
+                [(
+                    "content-type",
+                    "application/openmetrics-text; version=1.0.0",
+                )],
+                body,
+            )
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    let rec = Arc::new(Recorder::default());
+    let mut lp = ScrapeLoop::new(job("", rec.clone()), tgt(&addr));
+    lp.scrape_once(1000).await;
+    lp.scrape_once(2000).await;
+    assert_eq!(lp.cache_misses(), 0);
+    let reqs = rec.0.lock().unwrap().clone();
+    for r in &reqs {
+        assert_eq!(
+            value(r, "up"),
+            1.0,
+            "{}",
+            lp.health.lock().unwrap().last_error
+        );
+        assert_eq!(
+            value(r, "scrape_samples_scraped"),
+            5.0,
+            "a_created is dropped"
+        );
+        let le: Vec<_> = find(r, "h_bucket")
+            .iter()
+            .map(|t| t.labels.get("le").unwrap().to_string())
+            .collect();
+        assert_eq!(le, ["1.0", "+Inf"], "le is normalized");
+    }
+    assert!(reqs[0].metadata.iter().any(|m| m.metric_family == "a"));
+    assert!(reqs[1].metadata.is_empty(), "metadata is sent once");
+}
+
+#[tokio::test]
+async fn changing_target_labels_starts_a_new_loop_with_a_new_cache() {
+    let body = Arc::new(StdMutex::new(b"a 1\n".to_vec()));
+    let addr = target(body.clone()).await;
+    let rec = Arc::new(Recorder::default());
+    let mut m = ScrapeManager::new();
+    m.set_job(job("", rec.clone())).unwrap();
+    let group = |env: &str| crate::discovery::TargetGroup {
+        source: "s".into(),
+        targets: vec![crate::discovery::LabelSet::from([(
+            "__address__".to_string(),
+            addr.clone(),
+        )])],
+        labels: crate::discovery::LabelSet::from([("env".to_string(), env.to_string())]),
+    };
+    let env_of = |rec: &Recorder| -> Vec<(String, bool)> {
+        rec.0
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|r| find(r, "a"))
+            .map(|t| {
+                (
+                    t.labels.get("env").unwrap_or("").to_string(),
+                    is_stale_nan(t.samples[0].v),
+                )
+            })
+            .collect()
+    };
+    m.update("app", vec![group("blue")]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while env_of(&rec).is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    m.update("app", vec![group("green")]);
+    while !env_of(&rec).iter().any(|(e, _)| e == "green") && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    m.stop_all().await;
+    let seen = env_of(&rec);
+    assert!(
+        seen.contains(&("blue".into(), true)),
+        "blue goes stale: {seen:?}"
+    );
+    let first_green = seen.iter().position(|(e, _)| e == "green").unwrap();
+    assert!(
+        seen[first_green..].iter().all(|(e, _)| e == "green"),
+        "no cached blue labels after the change: {seen:?}"
     );
 }

@@ -1,0 +1,473 @@
+//! One target's scrape cache, as Prometheus's `scrapeCache`: from a series as written
+//! in the exposition to its final labels, already encoded for remote write.
+//!
+//! Almost every series of a scrape was in the previous one, so labeling it again
+//! (parsing its labels, adding target labels, relabeling, sorting, encoding) is wasted
+//! work. The cache keys each series by its text as scraped (metric name and label
+//! block) plus the scanner's context, and keeps the outcome: a series slot holding the
+//! final labels as remote-write `Label` fields, or the decision that metric relabeling
+//! drops it. A known series then costs one hash lookup and no allocation.
+//!
+//! Two raw texts can label to the same final series (relabeling merged them, or the
+//! same labels were written differently), so raw entries point to series slots, which
+//! are unique by encoded labels; that is how duplicates after relabeling are found.
+//!
+//! Epochs replace per-scrape sets: every scrape gets a new epoch, entries and slots
+//! record the epoch they were last seen in. Seen twice in one epoch is a duplicate;
+//! not seen in a successful scrape's epoch means gone (a stale marker, then eviction).
+//! A failed scrape empties the cache, so the next scrape starts over as after a
+//! restart, which is what `scrape_series_added` reports then.
+//!
+//! The cache is only valid for one set of target labels, labeling rules and parse
+//! limits; a target whose labels change is a new target with a new loop and a new
+//! cache (see `ScrapeManager::update`), so nothing here compares them.
+
+use orrery_model::{Labels, STALE_NAN};
+use orrery_wire::v1_append;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::sync::Arc;
+
+/// What a raw series led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Lookup {
+    /// A known series: its slot.
+    Series(u32),
+    /// Metric relabeling drops it.
+    Dropped,
+    /// The same text with the same timestamp again in this scrape: the parser's
+    /// duplicate-sample error.
+    Repeated,
+    /// Not known: label it and [`ScrapeCache::insert`] it.
+    Miss,
+}
+
+/// The target of a raw entry that metric relabeling drops.
+const DROPPED: u32 = u32::MAX;
+
+struct RawEntry {
+    /// Series slot, or `DROPPED`.
+    series: u32,
+    /// Epoch it was last seen in.
+    seen: u64,
+    /// Its timestamp then: the parser refuses the same series with the same timestamp
+    /// twice, dropped or not.
+    ts: Option<i64>,
+}
+
+struct Series {
+    /// The final labels as `Label` fields of a remote-write 1.0 `TimeSeries`.
+    labels: Arc<[u8]>,
+    /// Epoch it was last seen in.
+    seen: u64,
+    /// Sent by the last successful scrape, so it gets a stale marker when it goes.
+    live: bool,
+}
+
+/// See the module docs. Not shared: one scrape loop owns it.
+pub(super) struct ScrapeCache {
+    /// Context byte and series text, to the outcome.
+    raw: HashMap<Box<[u8]>, RawEntry, Seeded>,
+    /// Scratch for building `raw` keys.
+    key: Vec<u8>,
+    /// Series slots; `None` is free (and listed in `free`).
+    series: Vec<Option<Series>>,
+    free: Vec<u32>,
+    /// Encoded labels to their slot.
+    by_labels: HashMap<Arc<[u8]>, u32, Seeded>,
+    epoch: u64,
+    /// Slots created in this epoch.
+    added: usize,
+    /// Labelings done in this epoch (cache misses).
+    misses: usize,
+}
+
+impl ScrapeCache {
+    pub(super) fn new() -> Self {
+        let seeded = Seeded::new();
+        ScrapeCache {
+            raw: HashMap::with_hasher(seeded.clone()),
+            key: Vec::new(),
+            series: Vec::new(),
+            free: Vec::new(),
+            by_labels: HashMap::with_hasher(seeded),
+            epoch: 0,
+            added: 0,
+            misses: 0,
+        }
+    }
+
+    /// Starts a scrape.
+    pub(super) fn begin(&mut self) {
+        self.epoch += 1;
+        self.added = 0;
+        self.misses = 0;
+    }
+
+    /// Series new to the cache in this scrape (`scrape_series_added`).
+    pub(super) fn added(&self) -> usize {
+        self.added
+    }
+
+    /// Series labeled in this scrape, dropped ones included.
+    #[cfg(test)]
+    pub(super) fn misses(&self) -> usize {
+        self.misses
+    }
+
+    /// Raw entries and series slots in use.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> (usize, usize) {
+        (self.raw.len(), self.by_labels.len())
+    }
+
+    fn set_key(&mut self, context: u8, text: &str) {
+        self.key.clear();
+        self.key.push(context);
+        self.key.extend_from_slice(text.as_bytes());
+    }
+
+    /// Finds a raw series and records it as seen with timestamp `ts`.
+    pub(super) fn lookup(&mut self, context: u8, text: &str, ts: Option<i64>) -> Lookup {
+        self.set_key(context, text);
+        let Some(e) = self.raw.get_mut(&self.key[..]) else {
+            return Lookup::Miss;
+        };
+        if e.seen == self.epoch && e.ts == ts {
+            return Lookup::Repeated;
+        }
+        e.seen = self.epoch;
+        e.ts = ts;
+        match e.series {
+            DROPPED => Lookup::Dropped,
+            s => Lookup::Series(s),
+        }
+    }
+
+    /// Records a series [`ScrapeCache::lookup`] missed, with its final labels (`None`:
+    /// dropped), and returns its slot. Call right after the lookup that missed.
+    pub(super) fn insert(
+        &mut self,
+        context: u8,
+        text: &str,
+        ts: Option<i64>,
+        labels: Option<&Labels>,
+    ) -> Option<u32> {
+        self.misses += 1;
+        let slot = labels.map(|l| self.slot(l));
+        self.set_key(context, text);
+        self.raw.insert(
+            self.key.as_slice().into(),
+            RawEntry {
+                series: slot.unwrap_or(DROPPED),
+                seen: self.epoch,
+                ts,
+            },
+        );
+        slot
+    }
+
+    /// The slot of these final labels, created if needed.
+    fn slot(&mut self, labels: &Labels) -> u32 {
+        let mut enc = Vec::new();
+        v1_append::append_labels(&mut enc, labels);
+        if let Some(&s) = self.by_labels.get(&enc[..]) {
+            return s;
+        }
+        let enc: Arc<[u8]> = enc.into();
+        let series = Series {
+            labels: enc.clone(),
+            seen: 0,
+            live: false,
+        };
+        let s = match self.free.pop() {
+            Some(s) => {
+                self.series[s as usize] = Some(series);
+                s
+            }
+            None => {
+                self.series.push(Some(series));
+                (self.series.len() - 1) as u32
+            }
+        };
+        self.by_labels.insert(enc, s);
+        self.added += 1;
+        s
+    }
+
+    /// Marks a slot seen in this scrape; false if it already was (a duplicate after
+    /// relabeling).
+    pub(super) fn mark(&mut self, slot: u32) -> bool {
+        match self.series.get_mut(slot as usize) {
+            Some(Some(s)) if s.seen != self.epoch => {
+                s.seen = self.epoch;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The encoded labels of a slot.
+    pub(super) fn encoded(&self, slot: u32) -> &[u8] {
+        match self.series.get(slot as usize) {
+            Some(Some(s)) => &s.labels,
+            _ => &[],
+        }
+    }
+
+    /// The labels of a slot, for messages.
+    pub(super) fn labels(&self, slot: u32) -> Labels {
+        decode_labels(self.encoded(slot))
+    }
+
+    /// Ends a successful scrape: series not seen get a stale marker at `ts` in `out`
+    /// and are forgotten with their raw entries; the others are live.
+    pub(super) fn commit(&mut self, ts: i64, out: &mut Vec<u8>) {
+        let epoch = self.epoch;
+        for (i, slot) in self.series.iter_mut().enumerate() {
+            let Some(s) = slot else { continue };
+            if s.seen == epoch {
+                s.live = true;
+                continue;
+            }
+            if s.live {
+                v1_append::append_series(out, &s.labels, ts, STALE_NAN);
+            }
+            self.by_labels.remove(&s.labels[..]);
+            *slot = None;
+            self.free.push(i as u32);
+        }
+        // A raw entry seen in this epoch points to a slot seen in it, so no entry
+        // outlives its slot.
+        self.raw.retain(|_, e| e.seen == epoch);
+    }
+
+    /// Ends a failed scrape, or the target: every series the last successful scrape
+    /// sent gets a stale marker at `ts` in `out`, and the cache is emptied.
+    pub(super) fn fail(&mut self, ts: i64, out: &mut Vec<u8>) {
+        for s in self.series.iter().flatten() {
+            if s.live {
+                v1_append::append_series(out, &s.labels, ts, STALE_NAN);
+            }
+        }
+        self.raw = HashMap::with_hasher(self.raw.hasher().clone());
+        self.by_labels = HashMap::with_hasher(self.by_labels.hasher().clone());
+        self.series = Vec::new();
+        self.free = Vec::new();
+    }
+}
+
+/// Labels back from `Label` fields written by `v1_append::append_labels`.
+fn decode_labels(mut b: &[u8]) -> Labels {
+    fn field(b: &mut &[u8]) -> Option<(u8, Vec<u8>)> {
+        let (&tag, rest) = b.split_first()?;
+        let mut len = 0usize;
+        let mut shift = 0;
+        let mut rest = rest;
+        loop {
+            let (&c, r) = rest.split_first()?;
+            rest = r;
+            len |= usize::from(c & 0x7f) << shift;
+            shift += 7;
+            if c < 0x80 {
+                break;
+            }
+        }
+        let v = rest.get(..len)?.to_vec();
+        *b = &rest[len..];
+        Some((tag >> 3, v))
+    }
+    let mut out = Vec::new();
+    while let Some((_, label)) = field(&mut b) {
+        let mut inner = &label[..];
+        let (mut name, mut value) = (Vec::new(), Vec::new());
+        while let Some((n, v)) = field(&mut inner) {
+            match n {
+                1 => name = v,
+                _ => value = v,
+            }
+        }
+        out.push((
+            String::from_utf8_lossy(&name).into_owned(),
+            String::from_utf8_lossy(&value).into_owned(),
+        ));
+    }
+    Labels::from_pairs(out)
+}
+
+/// A keyed hasher for the cache's byte keys: 8-byte words mixed by a folded 128-bit
+/// multiply, seeded per cache so that a target cannot craft colliding series.
+#[derive(Clone)]
+struct Seeded(u64);
+
+impl Seeded {
+    fn new() -> Self {
+        Seeded(RandomState::new().hash_one(0x6f72_7265_7279u64))
+    }
+}
+
+impl BuildHasher for Seeded {
+    type Hasher = WordHasher;
+
+    fn build_hasher(&self) -> WordHasher {
+        WordHasher(self.0)
+    }
+}
+
+struct WordHasher(u64);
+
+impl WordHasher {
+    fn word(&mut self, w: u64) {
+        let m = u128::from(self.0 ^ w ^ 0xa076_1d64_78bd_642f) * 0xe703_7ed1_a0b4_28db_u128;
+        self.0 = (m as u64) ^ ((m >> 64) as u64);
+    }
+}
+
+impl Hasher for WordHasher {
+    fn write(&mut self, b: &[u8]) {
+        let mut chunks = b.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.word(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        self.word(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 56));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.word(i);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.word(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(name: &str) -> Labels {
+        Labels::from_pairs([("__name__", name), ("job", "j")])
+    }
+
+    fn stale(names: &[&str], ts: i64) -> Vec<u8> {
+        let mut out = Vec::new();
+        for n in names {
+            let mut enc = Vec::new();
+            v1_append::append_labels(&mut enc, &labels(n));
+            v1_append::append_series(&mut out, &enc, ts, STALE_NAN);
+        }
+        out
+    }
+
+    #[test]
+    fn encoded_labels_decode_back() {
+        let l = Labels::from_pairs([("__name__", "a"), ("x", &"é".repeat(100)[..])]);
+        let mut enc = Vec::new();
+        v1_append::append_labels(&mut enc, &l);
+        assert_eq!(decode_labels(&enc), l);
+    }
+
+    #[test]
+    fn hit_miss_staleness_and_eviction() {
+        let mut c = ScrapeCache::new();
+        let mut out = Vec::new();
+        c.begin();
+        assert_eq!(c.lookup(0, "a", None), Lookup::Miss);
+        let a = c.insert(0, "a", None, Some(&labels("a"))).unwrap();
+        assert!(c.mark(a));
+        assert_eq!(c.lookup(0, "b", None), Lookup::Miss);
+        let b = c.insert(0, "b", None, Some(&labels("b"))).unwrap();
+        assert!(c.mark(b));
+        c.commit(1, &mut out);
+        assert!(out.is_empty());
+        assert_eq!((c.added(), c.misses()), (2, 2));
+
+        // Only `a` again: a hit, and `b` gets a stale marker and is forgotten.
+        c.begin();
+        assert_eq!(c.lookup(0, "a", None), Lookup::Series(a));
+        assert!(c.mark(a));
+        c.commit(2, &mut out);
+        assert_eq!((c.added(), c.misses()), (0, 0));
+        assert_eq!(out, stale(&["b"], 2));
+        assert_eq!(c.len(), (1, 1));
+        assert!(c.encoded(b).is_empty(), "b's slot is free");
+        // The same text in another context is another series.
+        c.begin();
+        assert_eq!(c.lookup(1, "a", None), Lookup::Miss);
+    }
+
+    #[test]
+    fn two_texts_relabeled_into_one_series_share_a_slot_and_collide() {
+        let mut c = ScrapeCache::new();
+        c.begin();
+        assert_eq!(c.lookup(0, "a{x=\"1\"}", None), Lookup::Miss);
+        let s1 = c.insert(0, "a{x=\"1\"}", None, Some(&labels("a"))).unwrap();
+        assert!(c.mark(s1));
+        assert_eq!(c.lookup(0, "a{x=\"2\"}", None), Lookup::Miss);
+        let s2 = c.insert(0, "a{x=\"2\"}", None, Some(&labels("a"))).unwrap();
+        assert_eq!(s1, s2);
+        assert!(!c.mark(s2), "the second is a duplicate");
+        assert_eq!(c.labels(s1), labels("a"));
+        assert_eq!(c.added(), 1);
+    }
+
+    #[test]
+    fn repeated_text_with_the_same_timestamp_is_the_parsers_duplicate() {
+        let mut c = ScrapeCache::new();
+        c.begin();
+        c.lookup(0, "a", Some(5));
+        c.insert(0, "a", Some(5), None);
+        assert_eq!(c.lookup(0, "a", Some(6)), Lookup::Dropped);
+        assert_eq!(c.lookup(0, "a", Some(6)), Lookup::Repeated);
+    }
+
+    #[test]
+    fn drop_decisions_are_cached_and_forgotten_when_gone() {
+        let mut c = ScrapeCache::new();
+        let mut out = Vec::new();
+        c.begin();
+        assert_eq!(c.lookup(0, "d", None), Lookup::Miss);
+        assert_eq!(c.insert(0, "d", None, None), None);
+        c.commit(1, &mut out);
+        c.begin();
+        assert_eq!(c.lookup(0, "d", None), Lookup::Dropped);
+        c.commit(2, &mut out);
+        assert_eq!((c.added(), c.misses()), (0, 0));
+        assert_eq!(c.len(), (1, 0));
+        c.begin();
+        c.commit(3, &mut out);
+        assert_eq!(c.len(), (0, 0));
+        assert!(out.is_empty(), "dropped series never get stale markers");
+    }
+
+    #[test]
+    fn a_failure_marks_only_sent_series_stale_and_empties_the_cache() {
+        let mut c = ScrapeCache::new();
+        let mut out = Vec::new();
+        c.begin();
+        c.lookup(0, "a", None);
+        let a = c.insert(0, "a", None, Some(&labels("a"))).unwrap();
+        c.mark(a);
+        c.commit(1, &mut out);
+        c.begin();
+        c.lookup(0, "a", None);
+        c.mark(a);
+        c.lookup(0, "new", None);
+        let n = c.insert(0, "new", None, Some(&labels("new"))).unwrap();
+        c.mark(n);
+        c.fail(2, &mut out);
+        assert_eq!(out, stale(&["a"], 2), "only `a` was ever sent");
+        assert_eq!(c.len(), (0, 0));
+        c.begin();
+        assert_eq!(c.lookup(0, "a", None), Lookup::Miss);
+    }
+}
