@@ -4,8 +4,8 @@
 //! Concurrency contract: `append` calls are serialised by the WAL mutex (decoding
 //! happens before, fsync after, both outside it). Queries take no lock that appends
 //! hold for long. Cuts, flushes, compaction and retention are serialised by the
-//! maintenance mutex; a cut also holds the WAL mutex for the short moment it moves
-//! chunks out of the head and snapshots the rest.
+//! maintenance mutex; a cut also holds the WAL mutex for the short moments it rolls
+//! the WAL and lists the series, and drops series emptied by the cut.
 //!
 //! Durability (docs/formats/wal.md, checkpoint.md): a write is acknowledged after its
 //! WAL record is written (and fsynced under `FsyncPolicy::Always`). A cut rolls the WAL
@@ -30,6 +30,7 @@ use orrery_model::{
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
@@ -213,40 +214,64 @@ impl Db {
     }
 
     /// Moves data older than `before` into blocks; see the module doc for the order.
+    ///
+    /// Peak memory is the point: the head is at its largest when it is cut, so nothing
+    /// here holds a copy of it. Series are moved one at a time straight into the block
+    /// writer, and the checkpoint is streamed to its file.
     fn cut(&self, before: i64) -> Result<()> {
         let started = Instant::now();
-        let (moved, next_segment, checkpoint) = {
+        let (next_segment, mut series) = {
             let mut wal = lock(&self.wal);
-            let moved = self.head.cut(before);
-            let next = wal.roll()?;
-            let md = self.metadata.read().unwrap_or_else(|p| p.into_inner());
-            let checkpoint = build_checkpoint(&self.head, &md);
-            (moved, next, checkpoint)
+            (wal.roll()?, self.head.all_series())
         };
-        let n_series = moved.len();
+        // Every sample in segments below `next_segment` is in `series` now. From here
+        // on appends go on; what they add is also in segments from `next_segment`, so
+        // it may end up in the block, the checkpoint, or both (replay and queries
+        // deduplicate), never nowhere.
         let blocks_dir = self.dir.join(BLOCKS_DIR);
+        let mut n_series = 0usize;
         let mut written = Vec::new();
         // One block for everything moved, aligned to the block range at both ends: a
         // flush that straddles a boundary then writes one index, not one per range.
         // Compaction and queries handle blocks of any aligned length.
-        if let Some((min_t, max_t)) = moved_bounds(&moved) {
+        if let Some((min_t, max_t)) = movable_bounds(&series, before) {
             let range = self.opts.block_range_ms;
             let start = min_t.div_euclid(range) * range;
             let end = (max_t.div_euclid(range) + 1).saturating_mul(range);
-            let mut moved = moved;
-            moved.sort_by(|a, b| crate::head::cmp_labels(&a.labels, &b.labels));
-            let iter = moved
-                .into_iter()
-                .map(|m| Ok((m.labels(), moved_samples(&m)?)));
+            // Only data inside the block's range moves (a late out-of-order sample
+            // below it waits for the next cut).
+            let hi = end.min(before);
+            series.sort_by(|a, b| crate::head::cmp_labels(a.label_bytes(), b.label_bytes()));
+            let iter = series.iter().filter_map(|s| {
+                let m = s.take_range(start, hi)?;
+                n_series += 1;
+                Some(moved_samples(&m).map(|samples| (s.labels(), samples)))
+            });
             if let Some(meta) = block::write_block(&blocks_dir, start, end, 1, Vec::new(), iter)? {
                 let b = Block::open(&blocks_dir.join(&meta.ulid))?;
                 written.push(Arc::new(b));
             }
         }
+        drop(series);
         let n_blocks = written.len() as u64;
         self.add_blocks(written);
+        {
+            let _wal = lock(&self.wal);
+            self.head.remove_dead(before);
+        }
         let wal_dir = self.dir.join(WAL_DIR);
-        fsutil::write_atomic(&wal::checkpoint_path(&wal_dir, next_segment), &checkpoint)?;
+        let checkpoint_bytes = {
+            let md = self
+                .metadata
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            write_checkpoint(
+                &wal::checkpoint_path(&wal_dir, next_segment),
+                &self.head,
+                &md,
+            )?
+        };
         remove_wal_before(&wal_dir, next_segment)?;
         Counters::add(&self.counters.head_cuts, 1);
         Counters::add(&self.counters.blocks_written, n_blocks);
@@ -254,7 +279,7 @@ impl Db {
         info!(
             series = n_series,
             blocks = n_blocks,
-            checkpoint_bytes = checkpoint.len(),
+            checkpoint_bytes,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "persisted head data to blocks"
         );
@@ -738,24 +763,12 @@ fn sort_blocks(blocks: &mut [Arc<Block>]) {
     });
 }
 
-/// The smallest and largest timestamp of the moved data.
-fn moved_bounds(moved: &[MovedData]) -> Option<(i64, i64)> {
-    let mut b: Option<(i64, i64)> = None;
-    let mut add = |lo: i64, hi: i64| {
-        b = Some(match b {
-            None => (lo, hi),
-            Some((a, z)) => (a.min(lo), z.max(hi)),
-        });
-    };
-    for m in moved {
-        for c in m.chunks.iter().filter(|c| c.num_samples() > 0) {
-            add(c.min_time(), c.max_time());
-        }
-        for s in &m.ooo {
-            add(s.t, s.t);
-        }
-    }
-    b
+/// The smallest and largest timestamp of the data a cut at `before` moves.
+fn movable_bounds(series: &[Arc<MemSeries>], before: i64) -> Option<(i64, i64)> {
+    series
+        .iter()
+        .filter_map(|s| s.bounds_before(before))
+        .reduce(|(a, z), (lo, hi)| (a.min(lo), z.max(hi)))
 }
 
 /// Decodes moved chunks and merges the out-of-order samples in.
@@ -773,50 +786,61 @@ fn moved_samples(m: &MovedData) -> Result<Vec<Sample>> {
     Ok(crate::head::merge_sorted(s, &m.ooo))
 }
 
-/// Serialises the head and metadata as a checkpoint file (docs/formats/checkpoint.md).
-fn build_checkpoint(head: &Head, md: &BTreeMap<String, MetricMetadata>) -> Vec<u8> {
+/// Writes the head and metadata as checkpoint file `path` (docs/formats/checkpoint.md),
+/// atomically. Records are streamed to the file in batches of about 1 MiB, never built
+/// for the whole head in memory. Returns the file's size.
+fn write_checkpoint(
+    path: &Path,
+    head: &Head,
+    md: &BTreeMap<String, MetricMetadata>,
+) -> Result<u64> {
     const FLUSH_AT: usize = 1 << 20;
-    let mut out = wal::file_header(wal::CHECKPOINT_MAGIC).to_vec();
-    let mut series = Vec::new();
-    let mut chunks = Vec::new();
-    let mut samples = Vec::new();
-    let flush = |out: &mut Vec<u8>,
-                 series: &mut Vec<u8>,
-                 chunks: &mut Vec<u8>,
-                 samples: &mut Vec<u8>,
-                 force: bool| {
-        if force || series.len() + chunks.len() + samples.len() > FLUSH_AT {
-            // Series first: chunk and sample records refer to their ids.
-            for (typ, p) in [
-                (TYPE_SERIES, &mut *series),
-                (TYPE_CHUNKS, &mut *chunks),
-                (TYPE_SAMPLES, &mut *samples),
-            ] {
-                if !p.is_empty() {
-                    wal::encode_record(out, typ, p);
-                    p.clear();
+    let mut size = 0u64;
+    fsutil::write_atomic(path, |out, tmp| {
+        let mut write = |bytes: &[u8]| -> Result<()> {
+            size += bytes.len() as u64;
+            out.write_all(bytes)
+                .map_err(|e| TsdbError::io("write", tmp, e))
+        };
+        write(&wal::file_header(wal::CHECKPOINT_MAGIC))?;
+        let mut frame = Vec::new();
+        let (mut series, mut chunks, mut samples) = (Vec::new(), Vec::new(), Vec::new());
+        let mut all = head.all_series().into_iter().peekable();
+        while let Some(s) = all.next() {
+            let labels = s.labels();
+            record::encode_series(&mut series, [(s.id(), &labels)]);
+            let (closed, open, ooo) = s.snapshot();
+            if !closed.is_empty() {
+                record::encode_chunks(&mut chunks, s.id(), closed.iter().map(|c| c.as_slice()));
+            }
+            record::encode_samples(&mut samples, s.id(), &open);
+            record::encode_samples(&mut samples, s.id(), &ooo);
+            if series.len() + chunks.len() + samples.len() > FLUSH_AT || all.peek().is_none() {
+                // Series first: chunk and sample records refer to their ids.
+                frame.clear();
+                for (typ, p) in [
+                    (TYPE_SERIES, &mut series),
+                    (TYPE_CHUNKS, &mut chunks),
+                    (TYPE_SAMPLES, &mut samples),
+                ] {
+                    if !p.is_empty() {
+                        wal::encode_record(&mut frame, typ, p);
+                        p.clear();
+                    }
                 }
+                write(&frame)?;
             }
         }
-    };
-    head.for_each_series(|s| {
-        let labels = s.labels();
-        record::encode_series(&mut series, [(s.id(), &labels)]);
-        let (closed, open, ooo) = s.snapshot();
-        if !closed.is_empty() {
-            record::encode_chunks(&mut chunks, s.id(), closed.iter().map(|c| c.as_slice()));
+        let mut md_payload = Vec::new();
+        record::encode_metadata(&mut md_payload, md.values());
+        if !md_payload.is_empty() {
+            frame.clear();
+            wal::encode_record(&mut frame, TYPE_METADATA, &md_payload);
+            write(&frame)?;
         }
-        record::encode_samples(&mut samples, s.id(), &open);
-        record::encode_samples(&mut samples, s.id(), &ooo);
-        flush(&mut out, &mut series, &mut chunks, &mut samples, false);
-    });
-    flush(&mut out, &mut series, &mut chunks, &mut samples, true);
-    let mut md_payload = Vec::new();
-    record::encode_metadata(&mut md_payload, md.values());
-    if !md_payload.is_empty() {
-        wal::encode_record(&mut out, TYPE_METADATA, &md_payload);
-    }
-    out
+        Ok(())
+    })?;
+    Ok(size)
 }
 
 /// Deletes segments below `first_kept` and checkpoints older than the newest.

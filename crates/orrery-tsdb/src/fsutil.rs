@@ -3,7 +3,8 @@
 
 use crate::filenames::TMP_SUFFIX;
 use crate::{Result, TsdbError};
-use std::io::Write;
+use std::fs::File;
+use std::io::BufWriter;
 use std::path::Path;
 
 /// fsyncs a directory so that creations, renames and removals in it are durable.
@@ -12,13 +13,21 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     f.sync_all().map_err(|e| TsdbError::io("fsync dir", dir, e))
 }
 
-/// Writes `bytes` to `path` atomically: `<path>.tmp`, fsync, rename, fsync the parent.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `path` atomically: `write` fills `<path>.tmp` through a 1 MiB buffer (so a
+/// large file is streamed, never held in memory), then fsync, rename, fsync the
+/// parent. `write` gets the temporary path for its error messages.
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>, &Path) -> Result<()>,
+) -> Result<()> {
     let tmp = tmp_path(path);
     {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| TsdbError::io("create", &tmp, e))?;
-        f.write_all(bytes)
-            .map_err(|e| TsdbError::io("write", &tmp, e))?;
+        let f = File::create(&tmp).map_err(|e| TsdbError::io("create", &tmp, e))?;
+        let mut w = BufWriter::with_capacity(1 << 20, f);
+        write(&mut w, &tmp)?;
+        let f = w
+            .into_inner()
+            .map_err(|e| TsdbError::io("write", &tmp, e.into_error()))?;
         f.sync_all().map_err(|e| TsdbError::io("fsync", &tmp, e))?;
     }
     std::fs::rename(&tmp, path).map_err(|e| TsdbError::io("rename", &tmp, e))?;

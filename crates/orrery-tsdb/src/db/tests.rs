@@ -383,3 +383,30 @@ fn replay_joins_samples_of_one_series_written_under_two_ids() {
     assert_eq!(unknown, Some(0.0));
     assert_eq!(count_samples(&db, "m"), 5);
 }
+
+/// A cut moves series into the block one at a time while appends go on (the WAL lock is
+/// not held for the whole cut): samples written during cuts must all be found, both
+/// before and after a restart, in the block, the head or both (deduplicated).
+#[test]
+fn appends_during_cuts_are_neither_lost_nor_doubled() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = {
+        let db = Arc::new(Db::open(dir.path(), opts()).unwrap());
+        let writer = {
+            let db = db.clone();
+            std::thread::spawn(move || fill(&db, "m", 200, 0, 3 * H))
+        };
+        let mut cuts = 0;
+        while !writer.is_finished() {
+            db.flush().unwrap();
+            cuts += 1;
+        }
+        let n = writer.join().unwrap();
+        assert!(cuts > 1, "the writer finished before a cut ran");
+        db.maintain().unwrap();
+        assert_eq!(count_samples(&db, "m") as u64, n);
+        n
+    };
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert_eq!(count_samples(&db, "m") as u64, written);
+}

@@ -186,22 +186,24 @@ impl Head {
         self.read().all().map(|s| s.num_chunks() as u64).sum()
     }
 
-    /// Moves every sample with `t < before` out of the head and drops series left
-    /// with no data and no sample at or after `before`. The caller holds the append lock.
-    pub fn cut(&self, before: i64) -> Vec<MovedData> {
-        let all: Vec<Arc<MemSeries>> = self.read().all().cloned().collect();
-        let mut moved = Vec::new();
+    /// Every live series (a snapshot of the index; series created later are not in it).
+    pub fn all_series(&self) -> Vec<Arc<MemSeries>> {
+        self.read().all().cloned().collect()
+    }
+
+    /// Ends a cut at `before` whose data has been moved out (see `Db::cut`): drops
+    /// series left with no data and no sample at or after `before`, and recomputes the
+    /// smallest timestamp held. The caller holds the append lock, so no append can
+    /// reach a series between the check and its removal.
+    pub fn remove_dead(&self, before: i64) {
         let mut dead = Vec::new();
         let mut new_min = i64::MAX;
-        for s in all {
-            let (m, remaining_min, alive) = s.cut(before);
-            if let Some(m) = m {
-                moved.push(m);
-            }
+        for s in self.read().all() {
+            let (min, alive) = s.remaining(before);
             if !alive {
                 dead.push(s.id());
             }
-            new_min = new_min.min(remaining_min);
+            new_min = new_min.min(min);
         }
         if !dead.is_empty() {
             self.write().remove_many(&dead);
@@ -209,15 +211,6 @@ impl Head {
                 .fetch_add(dead.len() as u64, Ordering::Relaxed);
         }
         self.min_time.store(new_min, Ordering::Release);
-        moved
-    }
-
-    /// Calls `f` with every live series, for checkpoints.
-    pub fn for_each_series(&self, mut f: impl FnMut(&MemSeries)) {
-        let all: Vec<Arc<MemSeries>> = self.read().all().cloned().collect();
-        for s in all {
-            f(&s);
-        }
     }
 
     /// Approximate heap bytes of the index and all series.

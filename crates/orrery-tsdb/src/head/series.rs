@@ -22,19 +22,11 @@ pub(crate) enum AppendResult {
     Duplicate,
 }
 
-/// Data moved out of a series by a cut, to be written into blocks. Labels stay in
-/// their compact form until the block writer takes the series, so a cut of every
-/// series does not copy every label string at once.
+/// Data moved out of one series by a cut, to be written into a block right away (a
+/// cut moves one series at a time, so at most one series' data is outside the head).
 pub(crate) struct MovedData {
-    pub labels: Box<[u8]>,
     pub chunks: Vec<XorChunk>,
     pub ooo: Vec<Sample>,
-}
-
-impl MovedData {
-    pub fn labels(&self) -> Labels {
-        decode_labels(&self.labels)
-    }
 }
 
 /// Encodes sorted label pairs into the compact form.
@@ -240,35 +232,69 @@ impl MemSeries {
             + d.ooo.capacity() * std::mem::size_of::<Sample>()
     }
 
-    /// Moves out everything before `before`. Returns the moved data (if any), the
-    /// smallest timestamp left, and whether the series should stay in the head.
-    pub fn cut(&self, before: i64) -> (Option<MovedData>, i64, bool) {
+    /// Time bounds of the data [`MemSeries::take_range`] would move for `hi`: chunks
+    /// ending before `hi` and out-of-order samples before it. `None` if there is none.
+    pub fn bounds_before(&self, hi: i64) -> Option<(i64, i64)> {
+        let d = self.lock();
+        let mut b: Option<(i64, i64)> = None;
+        let mut add = |lo: i64, hi: i64| {
+            b = Some(b.map_or((lo, hi), |(a, z)| (a.min(lo), z.max(hi))));
+        };
+        for c in d.chunks() {
+            if c.num_samples() > 0 && c.max_time() < hi {
+                add(c.min_time(), c.max_time());
+            }
+        }
+        for s in d.ooo.iter().take_while(|s| s.t < hi) {
+            add(s.t, s.t);
+        }
+        b
+    }
+
+    /// Moves out the in-order chunks lying wholly in `[lo, hi)` and the out-of-order
+    /// samples in it. Whatever else is there (data appended since the cut began that
+    /// falls outside the block being written) stays for the next cut.
+    pub fn take_range(&self, lo: i64, hi: i64) -> Option<MovedData> {
         let mut d = self.lock();
-        let mut chunks = Vec::new();
-        let keep_from = d.closed.partition_point(|c| c.max_time() < before);
-        chunks.extend(d.closed.drain(..keep_from));
-        if d.open.num_samples() > 0 && d.open.max_time() < before {
+        let in_range =
+            |c: &XorChunk| c.num_samples() > 0 && c.min_time() >= lo && c.max_time() < hi;
+        // Closed chunks are in time order and do not overlap, so the movable ones are
+        // one contiguous run.
+        let a = d.closed.partition_point(|c| c.max_time() < lo);
+        let b = a + d.closed[a..].iter().take_while(|c| in_range(c)).count();
+        // The open chunk follows the closed ones: it moves only after all of them.
+        let open_too = b == d.closed.len() && in_range(&d.open);
+        let mut chunks: Vec<XorChunk> = d.closed.drain(a..b).collect();
+        if open_too {
             chunks.push(std::mem::take(&mut d.open));
             d.open_end = i64::MIN;
         }
-        let split = d.ooo.partition_point(|s| s.t < before);
-        let ooo: Vec<Sample> = d.ooo.drain(..split).collect();
-        d.ooo.shrink_to_fit();
-        let remaining_min = d
+        if d.closed.is_empty() {
+            // Give back the list's allocation: after a flush most series are empty.
+            d.closed = Vec::new();
+        }
+        let from = d.ooo.partition_point(|s| s.t < lo);
+        let to = d.ooo.partition_point(|s| s.t < hi);
+        let ooo: Vec<Sample> = d.ooo.drain(from..to).collect();
+        if from < to {
+            d.ooo.shrink_to_fit();
+        }
+        (!chunks.is_empty() || !ooo.is_empty()).then_some(MovedData { chunks, ooo })
+    }
+
+    /// The smallest timestamp held (`i64::MAX` if none), and whether the series should
+    /// stay in the head after a cut at `before`: it holds data, or it has seen a sample
+    /// at or after `before` (it is still being written).
+    pub fn remaining(&self, before: i64) -> (i64, bool) {
+        let d = self.lock();
+        let min = d
             .chunks()
             .filter(|c| c.num_samples() > 0)
             .map(|c| c.min_time())
             .chain(d.ooo.first().map(|s| s.t))
             .min()
             .unwrap_or(i64::MAX);
-        let alive = remaining_min != i64::MAX || d.last_t >= before;
-        drop(d);
-        let moved = (!chunks.is_empty() || !ooo.is_empty()).then(|| MovedData {
-            labels: self.labels.clone(),
-            chunks,
-            ooo,
-        });
-        (moved, remaining_min, alive)
+        (min, min != i64::MAX || d.last_t >= before)
     }
 
     /// A consistent copy of the series' data for a checkpoint: closed chunk bytes,
