@@ -98,6 +98,40 @@ fn utf8(b: &[u8]) -> Option<&str> {
     simdutf8::basic::from_utf8(b).ok()
 }
 
+/// The longest prefix of `buf` that is valid UTF-8, as a `str`.
+///
+/// A series' labels come first in its message and are short: checking each name and
+/// value on its own (about 20 strings below 64 bytes, where simdutf8 falls back to a
+/// scalar check) cost a tenth of ingest CPU. One SIMD pass over the whole run of label
+/// fields (their tags and lengths are ASCII too) covers them all; [`Utf8Prefix::str`]
+/// then only checks that a string lies inside it on character boundaries.
+struct Utf8Prefix<'a> {
+    buf: &'a [u8],
+    valid: &'a str,
+}
+
+impl<'a> Utf8Prefix<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        let n = match simdutf8::compat::from_utf8(buf) {
+            Ok(_) => buf.len(),
+            Err(e) => e.valid_up_to(),
+        };
+        // Valid by the check above, so this cannot fail; an empty prefix if it did.
+        let valid = simdutf8::basic::from_utf8(&buf[..n]).unwrap_or("");
+        Utf8Prefix { buf, valid }
+    }
+
+    /// `b` (a subslice of the buffer) as a `str`, if it is valid UTF-8.
+    fn str(&self, b: &'a [u8]) -> Option<&'a str> {
+        let start = (b.as_ptr() as usize).wrapping_sub(self.buf.as_ptr() as usize);
+        start
+            .checked_add(b.len())
+            .and_then(|end| self.valid.get(start..end))
+            // Not inside the prefix (or not a subslice): check it on its own.
+            .or_else(|| utf8(b))
+    }
+}
+
 /// Scans a decompressed 1.0 body; `None` means "use the slow path".
 pub(crate) fn decode<'a>(raw: &'a [u8], limits: &Limits) -> Option<FastDecoded<'a>> {
     let mut out = FastDecoded {
@@ -130,12 +164,13 @@ fn series<'a>(buf: &'a [u8], limits: &Limits, out: &mut FastDecoded<'a>) -> Opti
     let l0 = b.label_pairs.len();
     let s0 = b.samples.len();
     let mut n_labels = 0usize;
+    let text = Utf8Prefix::new(buf);
     let mut pb = Pb::new(buf);
     while !pb.done() {
         let (field, wire) = pb.tag()?;
         match (field, wire) {
             (1, LEN) => {
-                let (name, value) = label(pb.bytes()?)?;
+                let (name, value) = label(pb.bytes()?, &text)?;
                 n_labels += 1;
                 if n_labels > limits.max_labels_per_series
                     || name.is_empty()
@@ -178,7 +213,7 @@ fn series<'a>(buf: &'a [u8], limits: &Limits, out: &mut FastDecoded<'a>) -> Opti
     Some(())
 }
 
-fn label(buf: &[u8]) -> Option<(&str, &str)> {
+fn label<'a>(buf: &'a [u8], text: &Utf8Prefix<'a>) -> Option<(&'a str, &'a str)> {
     let mut pb = Pb::new(buf);
     let (mut name, mut value): (&[u8], &[u8]) = (&[], &[]);
     while !pb.done() {
@@ -189,7 +224,7 @@ fn label(buf: &[u8]) -> Option<(&str, &str)> {
             (_, w) => pb.skip(w)?,
         }
     }
-    Some((utf8(name)?, utf8(value)?))
+    Some((text.str(name)?, text.str(value)?))
 }
 
 fn sample(buf: &[u8]) -> Option<Sample> {
