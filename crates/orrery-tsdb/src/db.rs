@@ -516,6 +516,8 @@ impl Db {
         let mut new_by_labels: HashMap<LabelsRef<'_>, u64> = HashMap::new();
         let mut targets: Vec<(Target, Cow<'_, [Sample]>)> = Vec::with_capacity(batch.series.len());
         let mut samples_payload = Vec::with_capacity(batch.sample_count() * 10 + 16);
+        let lookup = self.head.lookup();
+        let mut scratch = Vec::with_capacity(256);
         for (labels, samples) in batch.iter() {
             let accepted: Cow<'_, [Sample]> = if samples.iter().all(|s| s.t >= min_valid) {
                 Cow::Borrowed(samples)
@@ -532,7 +534,7 @@ impl Db {
             if accepted.is_empty() {
                 continue;
             }
-            let target = match self.head.get(labels) {
+            let target = match lookup.get(labels, &mut scratch) {
                 Some(s) => Target::Existing(s),
                 None => {
                     let id = *new_by_labels.entry(labels).or_insert_with(|| {
@@ -550,6 +552,8 @@ impl Db {
             record::encode_samples(&mut samples_payload, id, &accepted);
             targets.push((target, accepted));
         }
+        // Series are created below under the index's write lock.
+        drop(lookup);
         let md_changed: Vec<&MetricMetadata> = {
             let md = self.metadata.read().unwrap_or_else(|p| p.into_inner());
             batch

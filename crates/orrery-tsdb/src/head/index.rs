@@ -1,9 +1,9 @@
 //! The head's inverted index: interned symbols, series by label hash and by id, and
 //! postings lists per label pair. Not synchronised itself; `Head` wraps it in a lock.
 
-use super::series::{encode_labels, label_pairs, same_labels, MemSeries};
+use super::series::{encode_labels, label_pairs, MemSeries};
 use crate::postings::{postings_for_matchers, PostingsSource};
-use orrery_model::{Labels, LabelsRef, Matcher};
+use orrery_model::{Labels, Matcher};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet, FxHasher};
 use std::hash::Hasher;
 use std::sync::Arc;
@@ -25,13 +25,12 @@ enum SeriesList {
     Many(Vec<Arc<MemSeries>>),
 }
 
-/// Hashes label pairs; owned, borrowed and interned label sets hash alike.
-fn hash_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
-    hash_bytes_pairs(pairs.map(|(n, v)| (n.as_bytes(), v.as_bytes())))
-}
-
-fn hash_labels(labels: &Labels) -> u64 {
-    hash_pairs(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())))
+/// Hashes a label set in its compact form (`series::encode_labels`), which is
+/// prefix-free: equal label sets, and only they, have equal bytes.
+pub(super) fn hash_encoded(buf: &[u8]) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(buf);
+    h.finish()
 }
 
 impl Index {
@@ -39,14 +38,13 @@ impl Index {
         self.by_id.len()
     }
 
-    pub fn get(&self, labels: LabelsRef<'_>) -> Option<Arc<MemSeries>> {
-        let list: &[Arc<MemSeries>] = match self.by_hash.get(&hash_pairs(labels.iter()))? {
+    /// The series whose labels encode to `enc` (see `series::encode_labels_into`).
+    pub fn get_encoded(&self, enc: &[u8]) -> Option<&Arc<MemSeries>> {
+        let list: &[Arc<MemSeries>] = match self.by_hash.get(&hash_encoded(enc))? {
             SeriesList::One(s) => std::slice::from_ref(s),
             SeriesList::Many(v) => v,
         };
-        list.iter()
-            .find(|s| same_labels(s.label_bytes(), labels))
-            .cloned()
+        list.iter().find(|s| s.label_bytes() == enc)
     }
 
     pub fn by_id(&self, id: u64) -> Option<Arc<MemSeries>> {
@@ -79,7 +77,7 @@ impl Index {
         let buf = encode_labels(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())));
         let s = Arc::new(MemSeries::new(id, buf));
         self.by_id.insert(id, s.clone());
-        let h = hash_labels(labels);
+        let h = hash_encoded(s.label_bytes());
         let entry = match self.by_hash.remove(&h) {
             None => SeriesList::One(s.clone()),
             Some(SeriesList::One(o)) => SeriesList::Many(vec![o, s.clone()]),
@@ -102,7 +100,7 @@ impl Index {
                 continue;
             };
             dead.insert(id);
-            let h = hash_bytes_pairs(label_pairs(s.label_bytes()));
+            let h = hash_encoded(s.label_bytes());
             match self.by_hash.remove(&h) {
                 Some(SeriesList::Many(mut v)) => {
                     v.retain(|x| x.id() != id);
@@ -213,27 +211,18 @@ impl PostingsSource for Index {
     }
 }
 
-/// [`hash_pairs`] over byte pairs; equal to it for the same strings.
-fn hash_bytes_pairs<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> u64 {
-    let mut h = FxHasher::default();
-    for (n, v) in pairs {
-        h.write(n);
-        h.write_u8(0xff);
-        h.write(v);
-        h.write_u8(0xff);
-    }
-    h.finish()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use orrery_model::Labels;
 
-    fn pairs(l: &Labels) -> Vec<(&str, &str)> {
-        l.iter()
-            .map(|l| (l.name.as_str(), l.value.as_str()))
-            .collect()
+    fn enc(l: &Labels) -> Vec<u8> {
+        let mut v = Vec::new();
+        super::super::series::encode_labels_into(
+            &mut v,
+            l.iter().map(|l| (l.name.as_str(), l.value.as_str())),
+        );
+        v
     }
 
     #[test]
@@ -245,11 +234,11 @@ mod tests {
         for (i, l) in [&a, &b, &c].into_iter().enumerate() {
             idx.insert(i as u64 + 1, l);
         }
-        assert!(idx.get(LabelsRef(&pairs(&b))).is_some());
+        assert!(idx.get_encoded(&enc(&b)).is_some());
         idx.remove_many(&[1, 2, 99]);
         assert_eq!(idx.len(), 1);
-        assert!(idx.get(LabelsRef(&pairs(&a))).is_none());
-        assert!(idx.get(LabelsRef(&pairs(&c))).is_some());
+        assert!(idx.get_encoded(&enc(&a)).is_none());
+        assert!(idx.get_encoded(&enc(&c)).is_some());
         assert_eq!(idx.label_values("__name__"), ["other"]);
         assert_eq!(idx.label_values("job"), ["b"]);
         let mut syms: Vec<String> = idx.symbols.iter().map(|s| s.to_string()).collect();

@@ -36,6 +36,19 @@ pub(crate) struct HeadOptions {
     pub max_chunk_samples: usize,
 }
 
+/// See [`Head::lookup`].
+pub(crate) struct Lookup<'a>(RwLockReadGuard<'a, Index>);
+
+impl Lookup<'_> {
+    /// Finds the series with exactly these labels; `scratch` is a buffer to reuse
+    /// across calls (the labels are encoded into it to be hashed and compared).
+    pub fn get(&self, labels: LabelsRef<'_>, scratch: &mut Vec<u8>) -> Option<Arc<MemSeries>> {
+        scratch.clear();
+        series::encode_labels_into(scratch, labels.iter());
+        self.0.get_encoded(scratch).cloned()
+    }
+}
+
 /// The in-memory part of the database.
 pub(crate) struct Head {
     opts: HeadOptions,
@@ -90,9 +103,10 @@ impl Head {
         self.max_time.fetch_max(t, Ordering::AcqRel);
     }
 
-    /// Finds the series with exactly these labels.
-    pub fn get(&self, labels: LabelsRef<'_>) -> Option<Arc<MemSeries>> {
-        self.read().get(labels)
+    /// A read view of the index for looking up many series, taking the lock once.
+    /// Drop it before creating series.
+    pub fn lookup(&self) -> Lookup<'_> {
+        Lookup(self.read())
     }
 
     /// Reserves an id for a series about to be created (after its WAL record is written).
@@ -104,13 +118,14 @@ impl Head {
     /// If a series with these labels exists already, returns it instead.
     pub fn insert(&self, id: u64, labels: &Labels) -> Arc<MemSeries> {
         self.next_id.fetch_max(id + 1, Ordering::AcqRel);
+        let mut enc = Vec::new();
+        series::encode_labels_into(
+            &mut enc,
+            labels.iter().map(|l| (l.name.as_str(), l.value.as_str())),
+        );
         let mut idx = self.write();
-        let pairs: Vec<(&str, &str)> = labels
-            .iter()
-            .map(|l| (l.name.as_str(), l.value.as_str()))
-            .collect();
-        if let Some(s) = idx.get(LabelsRef(&pairs)) {
-            return s;
+        if let Some(s) = idx.get_encoded(&enc) {
+            return s.clone();
         }
         idx.insert(id, labels)
     }

@@ -8,7 +8,7 @@
 use super::HeadOptions;
 use crate::chunkenc::varint::put_uvarint;
 use crate::chunkenc::xor::XorChunk;
-use orrery_model::{Label, Labels, LabelsRef, Sample};
+use orrery_model::{Label, Labels, Sample};
 use std::sync::{Mutex, MutexGuard};
 
 /// What happened to an appended sample.
@@ -32,13 +32,23 @@ pub(crate) struct MovedData {
 /// Encodes sorted label pairs into the compact form.
 pub(crate) fn encode_labels<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Box<[u8]> {
     let mut out = Vec::new();
+    encode_labels_into(&mut out, pairs);
+    out.into_boxed_slice()
+}
+
+/// Appends the compact form of sorted label pairs to `out`. The ingest path encodes an
+/// incoming label set once into a reused buffer, then hashes and compares it as one
+/// byte string (one `memcmp`, not one per name and value).
+pub(crate) fn encode_labels_into<'a>(
+    out: &mut Vec<u8>,
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+) {
     for (n, v) in pairs {
-        put_uvarint(&mut out, n.len() as u64);
+        put_uvarint(out, n.len() as u64);
         out.extend_from_slice(n.as_bytes());
-        put_uvarint(&mut out, v.len() as u64);
+        put_uvarint(out, v.len() as u64);
         out.extend_from_slice(v.as_bytes());
     }
-    out.into_boxed_slice()
 }
 
 /// Iterates the compact form as byte pairs.
@@ -76,18 +86,6 @@ pub(crate) fn decode_labels(buf: &[u8]) -> Labels {
             .map(|(n, v)| Label::new(String::from_utf8_lossy(n), String::from_utf8_lossy(v)))
             .collect(),
     )
-}
-
-/// Whether the compact form holds exactly these pairs.
-pub(crate) fn same_labels(buf: &[u8], b: LabelsRef<'_>) -> bool {
-    let mut it = label_pairs(buf);
-    for (n, v) in b.iter() {
-        match it.next() {
-            Some((bn, bv)) if bn == n.as_bytes() && bv == v.as_bytes() => {}
-            _ => return false,
-        }
-    }
-    it.next().is_none()
 }
 
 /// Orders compact label sets exactly as [`Labels`] orders.
