@@ -188,7 +188,12 @@ impl Evaluator<'_> {
                             .iter()
                             .filter_map(|&m| input[m].values[i].map(|v| (m, v)))
                             .collect();
-                        present.sort_by(|x, y| {
+                        // Rank order: best value first, NaN last, ties in input
+                        // order (the order a stable sort would leave). With the input
+                        // index as the last key the order is total, so selecting the
+                        // first k and sorting only those picks exactly the series a
+                        // full sort would, in O(n) instead of O(n log n) per step.
+                        let rank = |x: &(usize, f64), y: &(usize, f64)| {
                             let (a, b) = (x.1, y.1);
                             match (a.is_nan(), b.is_nan()) {
                                 (true, true) => std::cmp::Ordering::Equal,
@@ -197,7 +202,13 @@ impl Evaluator<'_> {
                                 _ if top => b.partial_cmp(&a).unwrap_or(std::cmp::Ordering::Equal),
                                 _ => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
                             }
-                        });
+                            .then(x.0.cmp(&y.0))
+                        };
+                        if k > 0 && k < present.len() {
+                            present.select_nth_unstable_by(k - 1, rank);
+                            present.truncate(k);
+                        }
+                        present.sort_unstable_by(rank);
                         for &(m, v) in present.iter().take(k) {
                             out[m].values[i] = Some(v);
                             step_order.push(m);
@@ -299,72 +310,58 @@ impl Evaluator<'_> {
         }
         let mut out = Vec::with_capacity(groups.len());
         let mut buf: Vec<f64> = Vec::new();
+        let streaming = Streaming::of(&op);
         for (g, members) in groups {
             let mut values = vec![None; steps];
-            for (i, slot) in values.iter_mut().enumerate() {
-                buf.clear();
-                buf.extend(members.iter().filter_map(|&m| input[m].values[i]));
-                if buf.is_empty() {
-                    continue;
+            if let Some(f) = streaming {
+                // Member by member, all steps at once: each member's values are read
+                // in order (instead of one value from every member per step, which
+                // jumps between series), and every step still sees its values in
+                // member order, so the results round exactly as below.
+                f.fold(&members, &input, &mut values);
+            } else {
+                for (i, slot) in values.iter_mut().enumerate() {
+                    buf.clear();
+                    buf.extend(members.iter().filter_map(|&m| input[m].values[i]));
+                    if buf.is_empty() {
+                        continue;
+                    }
+                    *slot = Some(match op.as_str() {
+                        "avg" => avg(&buf),
+                        "stddev" | "stdvar" => {
+                            let (mut n, mut mean, mut m2) = (0.0, 0.0, 0.0);
+                            for &v in &buf {
+                                n += 1.0;
+                                let d = v - mean;
+                                mean += d / n;
+                                m2 += d * (v - mean);
+                            }
+                            if op == "stddev" {
+                                (m2 / n).sqrt()
+                            } else {
+                                m2 / n
+                            }
+                        }
+                        "quantile" => {
+                            let q = param_scalar.as_ref().map(|p| p[i]).unwrap_or(f64::NAN);
+                            if !(0.0..=1.0).contains(&q) {
+                                self.warn_at(
+                                    Anchor::Arg(0),
+                                    format!(
+                                        "quantile value should be between 0 and 1, got {}",
+                                        format_float(q)
+                                    ),
+                                );
+                            }
+                            quantile(q, &mut buf)
+                        }
+                        other => {
+                            return Err(PromqlError::Execution(format!(
+                                "aggregation {other:?} is not supported"
+                            )));
+                        }
+                    });
                 }
-                *slot = Some(match op.as_str() {
-                    "sum" => {
-                        let (mut s, mut c) = (0.0, 0.0);
-                        for &v in &buf {
-                            (s, c) = kahan_inc(v, s, c);
-                        }
-                        s + c
-                    }
-                    "avg" => avg(&buf),
-                    "count" => buf.len() as f64,
-                    "group" => 1.0,
-                    "min" => buf.iter().copied().fold(f64::NAN, |acc, v| {
-                        if acc > v || acc.is_nan() {
-                            v
-                        } else {
-                            acc
-                        }
-                    }),
-                    "max" => buf.iter().copied().fold(f64::NAN, |acc, v| {
-                        if acc < v || acc.is_nan() {
-                            v
-                        } else {
-                            acc
-                        }
-                    }),
-                    "stddev" | "stdvar" => {
-                        let (mut n, mut mean, mut m2) = (0.0, 0.0, 0.0);
-                        for &v in &buf {
-                            n += 1.0;
-                            let d = v - mean;
-                            mean += d / n;
-                            m2 += d * (v - mean);
-                        }
-                        if op == "stddev" {
-                            (m2 / n).sqrt()
-                        } else {
-                            m2 / n
-                        }
-                    }
-                    "quantile" => {
-                        let q = param_scalar.as_ref().map(|p| p[i]).unwrap_or(f64::NAN);
-                        if !(0.0..=1.0).contains(&q) {
-                            self.warn_at(
-                                Anchor::Arg(0),
-                                format!(
-                                    "quantile value should be between 0 and 1, got {}",
-                                    format_float(q)
-                                ),
-                            );
-                        }
-                        quantile(q, &mut buf)
-                    }
-                    other => {
-                        return Err(PromqlError::Execution(format!(
-                            "aggregation {other:?} is not supported"
-                        )));
-                    }
-                });
             }
             // A group keyed by `__name__` keeps it, to be dropped at the end if a
             // member present at the group's first step was marked (Prometheus takes
@@ -380,6 +377,81 @@ impl Evaluator<'_> {
             out.push(StepSeries { labels, values });
         }
         Ok(Val::Vector(out))
+    }
+}
+
+/// Aggregations whose per-step state is a few numbers, folded over the members one
+/// series at a time (see the caller).
+#[derive(Clone, Copy)]
+enum Streaming {
+    Sum,
+    Count,
+    Group,
+    Min,
+    Max,
+}
+
+impl Streaming {
+    fn of(op: &str) -> Option<Streaming> {
+        Some(match op {
+            "sum" => Streaming::Sum,
+            "count" => Streaming::Count,
+            "group" => Streaming::Group,
+            "min" => Streaming::Min,
+            "max" => Streaming::Max,
+            _ => return None,
+        })
+    }
+
+    /// Fills `out` (one slot per step, all `None`) with the aggregate of `members`'
+    /// values, adding them in member order at every step.
+    fn fold(self, members: &[usize], input: &[StepSeries], out: &mut [Option<f64>]) {
+        match self {
+            Streaming::Sum => {
+                // Kahan sum and compensation per step.
+                let mut comp = vec![0.0f64; out.len()];
+                for &m in members {
+                    for ((slot, c), v) in out.iter_mut().zip(&mut comp).zip(&input[m].values) {
+                        if let Some(v) = *v {
+                            let (s, nc) = kahan_inc(v, slot.unwrap_or(0.0), *c);
+                            *slot = Some(s);
+                            *c = nc;
+                        }
+                    }
+                }
+                for (slot, c) in out.iter_mut().zip(comp) {
+                    if let Some(s) = slot {
+                        *s += c;
+                    }
+                }
+            }
+            Streaming::Count | Streaming::Group => {
+                let add = matches!(self, Streaming::Count);
+                for &m in members {
+                    for (slot, v) in out.iter_mut().zip(&input[m].values) {
+                        if v.is_some() {
+                            *slot = Some(match *slot {
+                                Some(n) if add => n + 1.0,
+                                Some(n) => n,
+                                None => 1.0,
+                            });
+                        }
+                    }
+                }
+            }
+            Streaming::Min | Streaming::Max => {
+                let min = matches!(self, Streaming::Min);
+                for &m in members {
+                    for (slot, v) in out.iter_mut().zip(&input[m].values) {
+                        let Some(v) = *v else { continue };
+                        // The first value replaces the NaN the fold starts from.
+                        let acc = slot.unwrap_or(f64::NAN);
+                        let take = if min { acc > v } else { acc < v } || acc.is_nan();
+                        *slot = Some(if take { v } else { acc });
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod aggregate;
 mod binary;
+pub(crate) mod par;
 mod position;
 mod selector;
 mod xxhash;
@@ -18,8 +19,9 @@ pub(crate) use position::{aggregate_key, call_key, Anchor, Positions};
 
 use crate::engine::EngineOptions;
 use crate::error::{PromqlError, Result};
-use orrery_model::{Labels, Queryable, Sample, METRIC_NAME};
+use orrery_model::{Label, Labels, Queryable, Sample, METRIC_NAME};
 use promql_parser::parser::{AtModifier, Expr, Offset};
+use rustc_hash::FxHashSet;
 use std::collections::BTreeSet;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -54,6 +56,45 @@ impl RangeArg {
         let lo = s.points.partition_point(|p| p.t <= start);
         let hi = s.points.partition_point(|p| p.t <= end);
         &s.points[lo..hi.max(lo)]
+    }
+
+    /// Calls `f(i, lo, hi)` with the index range of `s.points` in step `i`'s window, for
+    /// every step in order (see [`for_each_window`]).
+    pub fn for_each_window(&self, s: &RangeSeries, f: impl FnMut(usize, usize, usize)) {
+        for_each_window(&self.ends, self.range, s, f)
+    }
+}
+
+/// Calls `f(i, lo, hi)` with the index range `lo..hi` of `s.points` in the window
+/// `(ends[i] - range, ends[i]]`, for every step `i` in order. Window ends normally only
+/// grow (they do unless `@` pins them), and then both bounds only move forward: one
+/// pass over the points serves every step, instead of two binary searches per step.
+pub(crate) fn for_each_window(
+    ends: &[i64],
+    range: i64,
+    s: &RangeSeries,
+    mut f: impl FnMut(usize, usize, usize),
+) {
+    let pts = &s.points;
+    if !ends.windows(2).all(|w| w[0] <= w[1]) {
+        for (i, &end) in ends.iter().enumerate() {
+            let lo = pts.partition_point(|p| p.t <= end - range);
+            let hi = pts.partition_point(|p| p.t <= end);
+            f(i, lo, hi.max(lo));
+        }
+        return;
+    }
+    let (mut lo, mut hi) = (0, 0);
+    for (i, &end) in ends.iter().enumerate() {
+        let start = end - range;
+        while lo < pts.len() && pts[lo].t <= start {
+            lo += 1;
+        }
+        hi = hi.max(lo);
+        while hi < pts.len() && pts[hi].t <= end {
+            hi += 1;
+        }
+        f(i, lo, hi);
     }
 }
 
@@ -268,12 +309,19 @@ pub(crate) const DROP_NAME_MARK: &str = "__orrery_drop_name__";
 
 /// Marks `__name__` for removal at the end of the query (see [`DROP_NAME_MARK`]).
 pub(crate) fn drop_name(l: &Labels) -> Labels {
+    drop_name_owned(l.clone())
+}
+
+/// [`drop_name`] on labels the caller no longer needs: the mark is inserted in place,
+/// without copying the other labels (this runs once per series of most results).
+pub(crate) fn drop_name_owned(l: Labels) -> Labels {
     if l.get(METRIC_NAME).is_none() || l.get(DROP_NAME_MARK).is_some() {
-        return l.clone();
+        return l;
     }
-    let mut b = l.to_builder();
-    b.set(DROP_NAME_MARK, "1");
-    b.build()
+    let mut v = l.into_vec();
+    let at = v.partition_point(|x| x.name.as_str() < DROP_NAME_MARK);
+    v.insert(at, Label::new(DROP_NAME_MARK, "1"));
+    Labels::from_sorted_unchecked(v)
 }
 
 /// Whether `l` is marked to lose its name.
@@ -328,9 +376,11 @@ pub(crate) fn dedupe(mut v: Vec<StepSeries>) -> Result<Vec<StepSeries>> {
     }
     // Keep the original order for results whose order matters (instant sort/topk);
     // only reorder when there is a duplicate.
-    let mut sorted: Vec<&Labels> = v.iter().map(|s| &s.labels).collect();
-    sorted.sort();
-    if sorted.windows(2).all(|w| w[0] != w[1]) {
+    // Hashing finds out in linear time; sorting label sets to compare neighbours
+    // costs n log n comparisons of long, mostly equal strings.
+    let mut seen: FxHashSet<&Labels> = FxHashSet::default();
+    seen.reserve(v.len());
+    if v.iter().all(|s| seen.insert(&s.labels)) {
         return Ok(v);
     }
     v.sort_by(|a, b| a.labels.cmp(&b.labels));

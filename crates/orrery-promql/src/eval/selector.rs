@@ -1,6 +1,6 @@
 //! Vector selectors (lookback and staleness), matrix selectors and subqueries.
 
-use super::{Evaluator, RangeArg, RangeSeries, StepSeries, Val};
+use super::{par, Evaluator, RangeArg, RangeSeries, StepSeries, Val};
 use crate::error::{PromqlError, Result};
 use orrery_model::{is_stale_nan, MatchOp, Matcher, Sample, METRIC_NAME};
 use promql_parser::parser::{MatrixSelector, SubqueryExpr, VectorSelector};
@@ -51,23 +51,40 @@ impl Evaluator<'_> {
 
     /// Finds each step's latest sample within the lookback (skipping stale markers) and
     /// reports `f` of it.
-    fn instant_lookup(&mut self, vs: &VectorSelector, f: impl Fn(&Sample) -> f64) -> Result<Val> {
+    fn instant_lookup(
+        &mut self,
+        vs: &VectorSelector,
+        f: impl Fn(&Sample) -> f64 + Sync,
+    ) -> Result<Val> {
         let ms = matchers(vs)?;
         let refs = self.refs(&vs.at, &vs.offset);
         let (lo, hi) = bounds(&refs);
         let lookback = self.opts.lookback_delta_ms;
         let series = self.q.select(lo - lookback + 1, hi, &ms)?;
         self.account(series.iter().map(|s| s.samples.len()).sum())?;
-        let mut out = Vec::with_capacity(series.len());
-        for s in series {
-            let values: Vec<Option<f64>> = refs
-                .iter()
+        // Steps normally read at growing times; then the latest sample at or before
+        // each step is found by moving one cursor forward through the samples instead
+        // of a binary search per step.
+        let sorted_refs = refs.windows(2).all(|w| w[0] <= w[1]);
+        let all_values = par::map(&series, |s| {
+            let pts = &s.samples;
+            let mut idx = 0;
+            refs.iter()
                 .map(|&r| {
-                    let idx = s.samples.partition_point(|p| p.t <= r);
-                    let p = s.samples.get(idx.checked_sub(1)?)?;
+                    if sorted_refs {
+                        while idx < pts.len() && pts[idx].t <= r {
+                            idx += 1;
+                        }
+                    } else {
+                        idx = pts.partition_point(|p| p.t <= r);
+                    }
+                    let p = pts.get(idx.checked_sub(1)?)?;
                     (p.t > r - lookback && !is_stale_nan(p.v)).then(|| f(p))
                 })
-                .collect();
+                .collect::<Vec<Option<f64>>>()
+        });
+        let mut out = Vec::with_capacity(series.len());
+        for (s, values) in series.into_iter().zip(all_values) {
             if values.iter().any(Option::is_some) {
                 out.push(StepSeries {
                     labels: s.labels,

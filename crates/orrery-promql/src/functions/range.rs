@@ -19,8 +19,9 @@
 //! upstream functions is moot here.
 
 use crate::error::{PromqlError, Result};
-use crate::eval::{dedupe, drop_name, format_float, kahan_inc, quantile};
-use crate::eval::{Evaluator, RangeArg, StepSeries, Val};
+use crate::eval::{dedupe, drop_name_owned, for_each_window, par};
+use crate::eval::{format_float, kahan_inc, quantile};
+use crate::eval::{Evaluator, RangeArg, RangeSeries, StepSeries, Val};
 use orrery_model::{Labels, Sample, METRIC_NAME};
 use promql_parser::parser::Expr;
 
@@ -101,11 +102,21 @@ fn map_windows(
     for s in &arg.series {
         let mut any = false;
         let mut values = Vec::with_capacity(arg.ends.len());
-        for i in 0..arg.ends.len() {
-            let w = arg.window(s, i);
-            let v = if w.is_empty() { None } else { f(i, w)? };
+        let mut err = None;
+        arg.for_each_window(s, |i, lo, hi| {
+            let v = if lo == hi || err.is_some() {
+                None
+            } else {
+                f(i, &s.points[lo..hi]).unwrap_or_else(|e| {
+                    err = Some(e);
+                    None
+                })
+            };
             any |= v.is_some();
             values.push(v);
+        });
+        if let Some(e) = err {
+            return Err(e);
         }
         if any {
             out.push(StepSeries {
@@ -117,13 +128,56 @@ fn map_windows(
     Ok(out)
 }
 
+/// Computes every series' values with `f(ends, range, series)` (spread over cores,
+/// see [`par`]) and keeps the series with a value at some step, moving their labels
+/// out of `arg`.
+fn per_series(
+    arg: RangeArg,
+    f: impl Fn(&[i64], i64, &RangeSeries) -> Vec<Option<f64>> + Sync,
+) -> Vec<StepSeries> {
+    let RangeArg {
+        series,
+        range,
+        ends,
+    } = arg;
+    let values = par::map(&series, |s| f(&ends, range, s));
+    series
+        .into_iter()
+        .zip(values)
+        .filter(|(_, values)| values.iter().any(Option::is_some))
+        .map(|(s, values)| StepSeries {
+            labels: s.labels,
+            values,
+        })
+        .collect()
+}
+
+/// [`map_windows`] for a pure `f`, spread over cores: `f(i, w)` for every non-empty
+/// window `w` at step `i`.
+fn map_windows_par(
+    arg: RangeArg,
+    f: impl Fn(usize, &[Sample]) -> Option<f64> + Sync,
+) -> Vec<StepSeries> {
+    per_series(arg, |ends, range, s| {
+        let mut values = Vec::with_capacity(ends.len());
+        for_each_window(ends, range, s, |i, lo, hi| {
+            values.push(if lo == hi {
+                None
+            } else {
+                f(i, &s.points[lo..hi])
+            });
+        });
+        values
+    })
+}
+
 /// Drops `__name__` unless `keep_name`, merging series that became equal.
 fn finish(mut out: Vec<StepSeries>, keep_name: bool) -> Result<Val> {
     if keep_name {
         return Ok(Val::Vector(out));
     }
     for s in &mut out {
-        s.labels = drop_name(&s.labels);
+        s.labels = drop_name_owned(std::mem::take(&mut s.labels));
     }
     Ok(Val::Vector(dedupe(out)?))
 }
@@ -133,10 +187,10 @@ fn simple(
     ev: &mut Evaluator<'_>,
     args: &[Box<Expr>],
     keep_name: bool,
-    f: impl Fn(&[Sample]) -> Option<f64>,
+    f: impl Fn(&[Sample]) -> Option<f64> + Sync,
 ) -> Result<Val> {
     let rv = ev.eval_range(arg(args, 0)?)?;
-    finish(map_windows(&rv, |_, w| Ok(f(w)))?, keep_name)
+    finish(map_windows_par(rv, |_, w| f(w)), keep_name)
 }
 
 fn seconds(t: i64) -> f64 {
@@ -152,17 +206,44 @@ fn rates(
     per_second: bool,
 ) -> Result<Val> {
     let rv = ev.eval_range(arg(args, 0)?)?;
-    let out = map_windows(&rv, |i, w| {
-        let end = rv.ends[i];
-        Ok(extrapolated_rate(
-            w,
-            end - rv.range,
-            end,
-            rv.range,
-            counter,
-            per_second,
-        ))
-    })?;
+    let out = per_series(rv, |ends, range, s| {
+        // Where the counter drops (index of the lower point), found once per series,
+        // so that each window only visits its own resets; they are added in the same
+        // order as a scan of the window would, so the sum rounds the same.
+        let resets: Vec<usize> = if counter {
+            s.points
+                .windows(2)
+                .enumerate()
+                .filter(|(_, p)| p[1].v < p[0].v)
+                .map(|(j, _)| j + 1)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut next_reset = 0;
+        let mut values = Vec::with_capacity(ends.len());
+        for_each_window(ends, range, s, |i, lo, hi| {
+            // Resets inside the window are those whose earlier point is in it too.
+            while next_reset < resets.len() && resets[next_reset] <= lo {
+                next_reset += 1;
+            }
+            let in_window = resets[next_reset..]
+                .iter()
+                .take_while(|&&r| r < hi)
+                .map(|&r| s.points[r - 1].v);
+            let end = ends[i];
+            values.push(extrapolated_rate(
+                &s.points[lo..hi],
+                in_window,
+                end - range,
+                end,
+                range,
+                counter,
+                per_second,
+            ));
+        });
+        values
+    });
     if counter {
         for s in &out {
             if let Some(name) = s.labels.get(METRIC_NAME) {
@@ -195,6 +276,7 @@ fn rates(
 /// - `rate` divides by the window length in seconds.
 fn extrapolated_rate(
     w: &[Sample],
+    resets: impl Iterator<Item = f64>,
     start: i64,
     end: i64,
     range: i64,
@@ -207,10 +289,9 @@ fn extrapolated_rate(
     };
     let mut result = last.v - first.v;
     if counter {
-        for p in w.windows(2) {
-            if p[1].v < p[0].v {
-                result += p[0].v;
-            }
+        // `resets` holds, in order, the value before each drop inside `w`.
+        for before in resets {
+            result += before;
         }
     }
     let sampled = seconds(last.t - first.t);
@@ -297,14 +378,14 @@ fn predict_linear(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> Result<Val> {
     let (range_e, dur_e) = (arg(args, 0)?, arg(args, 1)?);
     let rv = ev.eval_range(range_e)?;
     let dur = scalar_arg(ev, dur_e)?;
-    let ts = ev.ts.clone();
-    let out = map_windows(&rv, |i, w| {
+    let ts = &ev.ts;
+    let out = map_windows_par(rv, |i, w| {
         if w.len() < 2 {
-            return Ok(None);
+            return None;
         }
         let (slope, intercept) = linear_regression(w, ts[i]);
-        Ok(Some(slope * dur[i] + intercept))
-    })?;
+        Some(slope * dur[i] + intercept)
+    });
     finish(out, false)
 }
 

@@ -274,14 +274,57 @@ impl Block {
     /// Series matching all `matchers` with at least one sample in `[mint, maxt]`
     /// (inclusive), with those samples, sorted by labels. Only chunks overlapping the
     /// range are read. An empty matcher list selects every series.
+    ///
+    /// Large selections are split into contiguous runs of series read on separate
+    /// threads (one per core, see [`SELECT_PARALLEL_MIN_SERIES`]): decoding chunks is
+    /// the bulk of a query's storage time and every series is independent. The runs are
+    /// concatenated in order, so the result is the same as a sequential read.
     pub fn select(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<Series>> {
-        let mut out = Vec::new();
-        for id in postings_for_matchers(&self.index, matchers) {
+        let ids = postings_for_matchers(&self.index, matchers);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if threads < 2 || ids.len() < SELECT_PARALLEL_MIN_SERIES {
+            return self.select_ids(&ids, mint, maxt);
+        }
+        let per = ids.len().div_ceil(threads);
+        let parts: Vec<Result<Vec<Series>>> = std::thread::scope(|scope| {
+            let mut runs = ids.chunks(per);
+            // The calling thread reads the first run itself.
+            let first = runs.next().unwrap_or(&[]);
+            let handles: Vec<_> = runs
+                .map(|run| scope.spawn(move || self.select_ids(run, mint, maxt)))
+                .collect();
+            let mut parts = vec![self.select_ids(first, mint, maxt)];
+            for h in handles {
+                parts.push(h.join().unwrap_or_else(|_| {
+                    Err(TsdbError::Bug("a block select thread panicked".into()))
+                }));
+            }
+            parts
+        });
+        let mut out = Vec::with_capacity(ids.len());
+        for p in parts {
+            out.extend(p?);
+        }
+        Ok(out)
+    }
+
+    /// [`Self::select`] for the series `ids` (sorted), on the calling thread.
+    fn select_ids(&self, ids: &[u64], mint: i64, maxt: i64) -> Result<Vec<Series>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
             let e = self.index.series(id as u32)?;
             let mut samples = Vec::new();
             for c in e.chunks.iter().filter(|c| c.overlaps(mint, maxt)) {
                 let s = self.read_chunk(c)?;
-                samples.extend(s.into_iter().filter(|s| s.t >= mint && s.t <= maxt));
+                if samples.is_empty() && c.mint >= mint && c.maxt <= maxt {
+                    // The usual case, a chunk entirely inside the range: keep the
+                    // decoded vector instead of copying it.
+                    samples = s;
+                } else {
+                    let lo = s.partition_point(|p| p.t < mint);
+                    let hi = s.partition_point(|p| p.t <= maxt);
+                    samples.extend_from_slice(&s[lo..hi.max(lo)]);
+                }
             }
             if !samples.is_empty() {
                 out.push(Series {
@@ -395,6 +438,11 @@ impl Block {
         Ok(s)
     }
 }
+
+/// Fewest matching series for which [`Block::select`] uses more than one thread:
+/// below this, starting a thread (tens of microseconds) costs about as much as the
+/// decoding it would take over.
+pub const SELECT_PARALLEL_MIN_SERIES: usize = 64;
 
 fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
