@@ -80,15 +80,37 @@ pub fn encode_record(samples: &[Sample], rec: &mut Vec<u8>) -> usize {
 /// Reads and checks the record at `offset` whose data is `len` bytes long, and decodes
 /// it. Any mismatch is [`TsdbError::Corruption`] naming `path` and `offset`.
 pub fn read_record(file: &File, path: &Path, offset: u64, len: usize) -> Result<Vec<Sample>> {
-    let mut buf = vec![0u8; len + CHUNK_RECORD_OVERHEAD];
-    read_exact_at(file, &mut buf, offset).map_err(|e| {
+    let rec_len = len + CHUNK_RECORD_OVERHEAD;
+    // Zeroed room after the record lets the decoder read it in place.
+    let mut buf = vec![0u8; rec_len + pco::DECODE_PADDING];
+    read_span(file, path, offset, &mut buf[..rec_len])?;
+    decode_record(&buf, path, offset, len)
+}
+
+/// Fills `buf` from the chunks file at `offset`; running past the end of the file is
+/// corruption (the index promised records there).
+pub fn read_span(file: &File, path: &Path, offset: u64, buf: &mut [u8]) -> Result<()> {
+    read_exact_at(file, buf, offset).map_err(|e| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
             TsdbError::corruption(path, offset, "chunk record runs past the end of the file")
         } else {
             TsdbError::io("read", path, e)
         }
-    })?;
-    let (body, crc) = buf.split_at(len + 1);
+    })
+}
+
+/// Checks and decodes the record (at `offset` in the file, data `len` bytes long) at
+/// the start of `rec`. `rec` may go on past the record (the next records of a span, or
+/// padding): those bytes are not part of it, but let the decoder read in place.
+pub fn decode_record(rec: &[u8], path: &Path, offset: u64, len: usize) -> Result<Vec<Sample>> {
+    let rec_len = len + CHUNK_RECORD_OVERHEAD;
+    let Some(record) = rec.get(..rec_len) else {
+        return Err(TsdbError::Bug(format!(
+            "decode_record: {} bytes for a {rec_len}-byte record",
+            rec.len()
+        )));
+    };
+    let (body, crc) = record.split_at(len + 1);
     let want = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
     let got = crc32c::crc32c(body);
     if got != want {
@@ -100,7 +122,8 @@ pub fn read_record(file: &File, path: &Path, offset: u64, len: usize) -> Result<
     }
     let decoded = match body[0] {
         ENCODING_PCO => pco::decode(&body[1..]),
-        ENCODING_COLUMNS => pco::decode_columns(&body[1..]),
+        // The data, then everything after it in `rec` as the tail.
+        ENCODING_COLUMNS => pco::decode_columns_padded(&rec[1..], rec.len() - (len + 1)),
         other => {
             return Err(TsdbError::corruption(
                 path,

@@ -309,31 +309,73 @@ impl Block {
     }
 
     /// [`Self::select`] for the series `ids` (sorted), on the calling thread.
+    ///
+    /// Series sorted by labels have their chunks next to each other in the file, so
+    /// the records are read in spans of neighbouring records, one `pread` each (see
+    /// [`SPAN_MAX_GAP`]), into one buffer reused across spans, and decoded in place.
     fn select_ids(&self, ids: &[u64], mint: i64, maxt: i64) -> Result<Vec<Series>> {
-        let mut out = Vec::with_capacity(ids.len());
+        let mut entries = Vec::with_capacity(ids.len());
+        // (entry, chunk) for every chunk to read, in file order when the file is.
+        let mut wanted: Vec<(usize, ChunkMeta)> = Vec::with_capacity(ids.len());
         for &id in ids {
             let e = self.index.series(id as u32)?;
-            let mut samples = Vec::new();
-            for c in e.chunks.iter().filter(|c| c.overlaps(mint, maxt)) {
-                let s = self.read_chunk(c)?;
-                if samples.is_empty() && c.mint >= mint && c.maxt <= maxt {
+            wanted.extend(
+                e.chunks
+                    .iter()
+                    .filter(|c| c.overlaps(mint, maxt))
+                    .map(|c| (entries.len(), *c)),
+            );
+            entries.push(e);
+        }
+        let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); entries.len()];
+        let mut buf: Vec<u8> = Vec::new();
+        let mut k = 0;
+        while k < wanted.len() {
+            let start = wanted[k].1.offset;
+            let mut end = record_end(&wanted[k].1);
+            let mut last = k + 1;
+            while last < wanted.len() {
+                let c = &wanted[last].1;
+                let c_end = record_end(c);
+                if c.offset < end || c.offset - end > SPAN_MAX_GAP || c_end - start > SPAN_MAX_BYTES
+                {
+                    break;
+                }
+                end = c_end;
+                last += 1;
+            }
+            let span = (end - start) as usize;
+            buf.clear();
+            // Zeroed room after the last record lets it be decoded in place too.
+            buf.resize(span + crate::chunkenc::pco::DECODE_PADDING, 0);
+            chunks::read_span(&self.chunks, &self.chunks_path, start, &mut buf[..span])?;
+            for (entry, c) in &wanted[k..last] {
+                let at = (c.offset - start) as usize;
+                let s =
+                    chunks::decode_record(&buf[at..], &self.chunks_path, c.offset, c.len as usize)?;
+                self.check_chunk(c, &s)?;
+                let out = &mut samples[*entry];
+                if out.is_empty() && c.mint >= mint && c.maxt <= maxt {
                     // The usual case, a chunk entirely inside the range: keep the
                     // decoded vector instead of copying it.
-                    samples = s;
+                    *out = s;
                 } else {
                     let lo = s.partition_point(|p| p.t < mint);
                     let hi = s.partition_point(|p| p.t <= maxt);
-                    samples.extend_from_slice(&s[lo..hi.max(lo)]);
+                    out.extend_from_slice(&s[lo..hi.max(lo)]);
                 }
             }
-            if !samples.is_empty() {
-                out.push(Series {
-                    labels: self.index.labels(&e),
-                    samples,
-                });
-            }
+            k = last;
         }
-        Ok(out)
+        Ok(entries
+            .iter()
+            .zip(samples)
+            .filter(|(_, samples)| !samples.is_empty())
+            .map(|(e, samples)| Series {
+                labels: self.index.labels(e),
+                samples,
+            })
+            .collect())
     }
 
     /// Label sets of the series matching all `matchers` that have a chunk overlapping
@@ -421,6 +463,12 @@ impl Block {
     /// Reads one chunk and checks it against its meta.
     fn read_chunk(&self, c: &ChunkMeta) -> Result<Vec<Sample>> {
         let s = chunks::read_record(&self.chunks, &self.chunks_path, c.offset, c.len as usize)?;
+        self.check_chunk(c, &s)?;
+        Ok(s)
+    }
+
+    /// Checks decoded samples against their chunk's meta.
+    fn check_chunk(&self, c: &ChunkMeta, s: &[Sample]) -> Result<()> {
         let (first, last) = (s.first().map(|s| s.t), s.last().map(|s| s.t));
         if s.len() != c.count as usize || first != Some(c.mint) || last != Some(c.maxt) {
             return Err(TsdbError::corruption(
@@ -435,9 +483,21 @@ impl Block {
                 ),
             ));
         }
-        Ok(s)
+        Ok(())
     }
 }
+
+/// The file offset just past `c`'s record.
+fn record_end(c: &ChunkMeta) -> u64 {
+    c.offset + u64::from(c.len) + chunks::CHUNK_RECORD_OVERHEAD as u64
+}
+
+/// Largest run of unwanted bytes [`Block::select`] reads through to keep one span:
+/// reading a few KiB more costs less than another system call.
+pub const SPAN_MAX_GAP: u64 = 16 << 10;
+
+/// Largest span [`Block::select`] reads at once, which bounds its buffer.
+pub const SPAN_MAX_BYTES: u64 = 4 << 20;
 
 /// Fewest matching series for which [`Block::select`] uses more than one thread:
 /// below this, starting a thread (tens of microseconds) costs about as much as the

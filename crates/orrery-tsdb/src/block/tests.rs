@@ -564,3 +564,46 @@ fn golden_v1_block_opens_and_reads_back_its_input() {
         assert!(gs.len() == ws.len() && gs.iter().zip(ws).all(|(a, b)| a.bit_eq(b)));
     }
 }
+
+#[test]
+fn large_selections_read_in_spans_and_threads_match_a_naive_filter() {
+    // Enough series for the parallel path, with one to three chunks each, some gaps
+    // between wanted chunks (a middle series is not selected) and ranges that cut
+    // chunks at both ends.
+    let d = tempfile::tempdir().unwrap();
+    let n = 3 * SELECT_PARALLEL_MIN_SERIES;
+    let mut all: Vec<(Labels, Vec<Sample>)> = (0..n)
+        .map(|i| {
+            let labels = ls(&[("s", &format!("{i:04}")), ("odd", &(i % 7).to_string())]);
+            (labels, samples(100 + (i * 37) % 5000, MIN, 1000, i as f64))
+        })
+        .collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    let meta = write(d.path(), all.clone()).unwrap().unwrap();
+    let b = Block::open(&d.path().join(&meta.ulid)).unwrap();
+    for (ms, mint, maxt) in [
+        (vec![m(MatchOp::Regex, "s", ".+")], MIN, MAX),
+        (
+            vec![m(MatchOp::NotEqual, "odd", "3")],
+            MIN + 1_234_567,
+            MIN + 3_000_001,
+        ),
+        (vec![m(MatchOp::Regex, "s", ".+")], MIN + 150_000, i64::MAX),
+    ] {
+        let want: Vec<Series> = all
+            .iter()
+            .filter(|(l, _)| ms.iter().all(|m| m.matches(l.get(&m.name).unwrap_or(""))))
+            .map(|(labels, s)| Series {
+                labels: labels.clone(),
+                samples: s
+                    .iter()
+                    .copied()
+                    .filter(|s| s.t >= mint && s.t <= maxt)
+                    .collect(),
+            })
+            .filter(|s| !s.samples.is_empty())
+            .collect();
+        assert!(want.len() >= SELECT_PARALLEL_MIN_SERIES);
+        assert_same(&b.select(mint, maxt, &ms).unwrap(), &want);
+    }
+}

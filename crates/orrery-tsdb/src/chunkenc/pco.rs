@@ -187,16 +187,32 @@ pub fn encode_columns(samples: &[Sample], dst: &mut Vec<u8>) {
 
 /// Decodes one chunk written by [`encode_columns`]; trailing bytes are an error.
 pub fn decode_columns(src: &[u8]) -> Result<Vec<Sample>> {
+    decode_columns_padded(src, 0)
+}
+
+/// Bytes after a chunk that let pco read it in place. pco asks for up to a batch of
+/// latents' worth of readable bytes (256 values at up to 18 bytes each) ahead of where
+/// it is; when the input ends sooner, it copies the rest of it into a fresh zeroed
+/// buffer, for every column of every chunk. A reader that leaves this many bytes (of
+/// any value: pco never uses the bits past the chunk's end) after a chunk avoids that.
+pub const DECODE_PADDING: usize = 8192;
+
+/// [`decode_columns`] for a chunk followed by exactly `tail` bytes that are not part of
+/// it (padding, see [`DECODE_PADDING`]): the chunk must end exactly there.
+pub fn decode_columns_padded(src: &[u8], tail: usize) -> Result<Vec<Sample>> {
+    // The chunk must end exactly where the tail starts.
+    let check_end = |rest: usize| match rest.checked_sub(tail) {
+        Some(0) => Ok(()),
+        Some(extra) => Err(err(format!("{extra} trailing bytes after chunk"))),
+        None => Err(err("chunk data runs past its end".to_string())),
+    };
     let mut c = Cursor::new(src);
     let n = c
         .uvarint_usize(MAX_SAMPLES)
         .map_err(|e| err(format!("count: {e}")))?;
     if n == 0 {
-        return if c.remaining() == 0 {
-            Ok(Vec::new())
-        } else {
-            Err(err(format!("{} trailing bytes after chunk", c.remaining())))
-        };
+        check_end(c.remaining())?;
+        return Ok(Vec::new());
     }
     let flags = c.u8().map_err(|e| err(format!("flags: {e}")))?;
     if flags & !(REGULAR_TS | CONSTANT_VALUES) != 0 {
@@ -231,9 +247,7 @@ pub fn decode_columns(src: &[u8]) -> Result<Vec<Sample>> {
             rest = read_column(&fd, rest, &mut vs).map_err(|e| err(format!("values: {e}")))?;
         }
     }
-    if !rest.is_empty() {
-        return Err(err(format!("{} trailing bytes after chunk", rest.len())));
-    }
+    check_end(rest.len())?;
     if !ts.windows(2).all(|w| w[0] < w[1]) {
         return Err(err("timestamps are not strictly increasing".to_string()));
     }
@@ -482,6 +496,18 @@ mod tests {
             let got = decode_columns(&b).unwrap();
             assert_eq!(got.len(), s.len());
             assert!(got.iter().zip(s.iter()).all(|(a, b)| a.bit_eq(b)));
+            // Followed by bytes that are not part of it, whatever they hold (here
+            // all ones), short or long, it decodes the same in place.
+            for tail in [1, 7, DECODE_PADDING] {
+                let mut padded = b.clone();
+                padded.resize(b.len() + tail, 0xff);
+                let got = decode_columns_padded(&padded, tail).unwrap();
+                assert_eq!(got.len(), s.len());
+                assert!(got.iter().zip(s.iter()).all(|(a, b)| a.bit_eq(b)));
+                // A tail that claims too much or too little is an error.
+                assert!(decode_columns_padded(&padded, tail - 1).is_err());
+                assert!(decode_columns_padded(&padded, tail + 1).is_err());
+            }
         }
         // Trivial columns cost (almost) nothing.
         let mut b = Vec::new();
