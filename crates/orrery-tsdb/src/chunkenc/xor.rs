@@ -153,12 +153,23 @@ impl XorChunk {
 
     /// Timestamp of the first sample; meaningless (0) when the chunk is empty.
     pub fn min_time(&self) -> i64 {
-        let mut r = BitReader::new(&self.buf);
-        // A chunk built by append or from_bytes always has a well-formed header.
+        Self::encoded_min_time(&self.buf)
+    }
+
+    /// [`XorChunk::min_time`] of a chunk's [`XorChunk::bytes`], for a closed chunk kept
+    /// as bytes alone (the writer state is useless once nothing is appended).
+    pub fn encoded_min_time(bytes: &[u8]) -> i64 {
+        let mut r = BitReader::new(bytes);
+        // Bytes built by append or from_bytes always have a well-formed header.
         match (r.uvarint(), r.uvarint()) {
             (Ok(_), Ok(t)) => unzigzag(t),
             _ => 0,
         }
+    }
+
+    /// [`XorChunk::num_samples`] of a chunk's [`XorChunk::bytes`].
+    pub fn encoded_count(bytes: &[u8]) -> usize {
+        BitReader::new(bytes).uvarint().map_or(0, |n| n as usize)
     }
 
     /// Timestamp of the last sample; meaningless (0) when the chunk is empty.
@@ -173,8 +184,13 @@ impl XorChunk {
 
     /// Iterates the samples in time order.
     pub fn iter(&self) -> XorIter<'_> {
-        let mut r = BitReader::new(&self.buf);
-        let count = if self.buf.is_empty() {
+        Self::iter_encoded(&self.buf)
+    }
+
+    /// [`XorChunk::iter`] over a chunk's [`XorChunk::bytes`].
+    pub fn iter_encoded(bytes: &[u8]) -> XorIter<'_> {
+        let mut r = BitReader::new(bytes);
+        let count = if bytes.is_empty() {
             0
         } else {
             r.uvarint().unwrap_or(0)
@@ -259,6 +275,11 @@ impl XorChunk {
     /// `size_of::<XorChunk>()`.
     pub fn memory_bytes(&self) -> usize {
         self.buf.capacity()
+    }
+
+    /// The encoded bytes, without spare capacity, for a chunk that is closed.
+    pub fn into_bytes(self) -> Box<[u8]> {
+        self.buf.into_boxed_slice()
     }
 
     /// Drops spare buffer capacity, for a chunk that will not be appended to again

@@ -7,7 +7,7 @@
 
 use super::HeadOptions;
 use crate::chunkenc::varint::put_uvarint;
-use crate::chunkenc::xor::XorChunk;
+use crate::chunkenc::xor::{XorChunk, XorIter};
 use orrery_model::{Label, Labels, Sample};
 use std::sync::{Mutex, MutexGuard};
 
@@ -25,7 +25,7 @@ pub(crate) enum AppendResult {
 /// Data moved out of one series by a cut, to be written into a block right away (a
 /// cut moves one series at a time, so at most one series' data is outside the head).
 pub(crate) struct MovedData {
-    pub chunks: Vec<XorChunk>,
+    pub chunks: Vec<ClosedChunk>,
     pub ooo: Vec<Sample>,
 }
 
@@ -104,6 +104,71 @@ pub(crate) fn cmp_labels(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     }
 }
 
+/// A chunk nothing is appended to any more: its bytes and last timestamp. 24 bytes
+/// instead of [`XorChunk`]'s 56 (writer state) and no spare capacity; a 2h head holds
+/// several per series.
+pub(crate) struct ClosedChunk {
+    bytes: Box<[u8]>,
+    max_t: i64,
+}
+
+impl ClosedChunk {
+    fn new(c: XorChunk) -> Self {
+        let max_t = c.max_time();
+        ClosedChunk {
+            bytes: c.into_bytes(),
+            max_t,
+        }
+    }
+
+    pub fn num_samples(&self) -> usize {
+        XorChunk::encoded_count(&self.bytes)
+    }
+
+    pub fn iter(&self) -> XorIter<'_> {
+        XorChunk::iter_encoded(&self.bytes)
+    }
+
+    fn view(&self) -> ChunkView<'_> {
+        ChunkView {
+            bytes: &self.bytes,
+            max_t: self.max_t,
+        }
+    }
+}
+
+/// A closed or the open chunk, read-only.
+#[derive(Clone, Copy)]
+struct ChunkView<'a> {
+    bytes: &'a [u8],
+    max_t: i64,
+}
+
+impl<'a> ChunkView<'a> {
+    fn of(c: &'a XorChunk) -> Self {
+        ChunkView {
+            bytes: c.bytes(),
+            max_t: c.max_time(),
+        }
+    }
+
+    fn num_samples(&self) -> usize {
+        XorChunk::encoded_count(self.bytes)
+    }
+
+    fn min_time(&self) -> i64 {
+        XorChunk::encoded_min_time(self.bytes)
+    }
+
+    fn max_time(&self) -> i64 {
+        self.max_t
+    }
+
+    fn iter(&self) -> XorIter<'a> {
+        XorChunk::iter_encoded(self.bytes)
+    }
+}
+
 pub(crate) struct MemSeries {
     id: u64,
     labels: Box<[u8]>,
@@ -113,7 +178,7 @@ pub(crate) struct MemSeries {
 #[derive(Default)]
 struct SeriesData {
     /// Closed chunks in time order (each in-order; out-of-order data is separate).
-    closed: Vec<XorChunk>,
+    closed: Vec<ClosedChunk>,
     /// The appendable chunk; may be empty.
     open: XorChunk,
     /// The open chunk must be closed before a sample at or after this time.
@@ -160,9 +225,8 @@ impl MemSeries {
             if d.open.num_samples() > 0
                 && (d.open.num_samples() >= opts.max_chunk_samples || t >= d.open_end)
             {
-                let mut c = std::mem::take(&mut d.open);
-                c.shrink_to_fit();
-                d.closed.push(c);
+                let c = std::mem::take(&mut d.open);
+                d.closed.push(ClosedChunk::new(c));
             }
             if d.open.num_samples() == 0 {
                 d.open_end = next_boundary(t, opts.chunk_range);
@@ -188,7 +252,7 @@ impl MemSeries {
         if let Some(last) = c.last() {
             d.last_t = d.last_t.max(last.t);
         }
-        d.closed.push(c);
+        d.closed.push(ClosedChunk::new(c));
     }
 
     /// Samples in `[mint, maxt]`, sorted, in-order and out-of-order data merged.
@@ -225,8 +289,9 @@ impl MemSeries {
         let d = self.lock();
         std::mem::size_of::<Self>()
             + self.labels.len()
-            + d.closed.capacity() * std::mem::size_of::<XorChunk>()
-            + d.chunks().map(|c| c.memory_bytes()).sum::<usize>()
+            + d.closed.capacity() * std::mem::size_of::<ClosedChunk>()
+            + d.closed.iter().map(|c| c.bytes.len()).sum::<usize>()
+            + d.open.memory_bytes()
             + d.ooo.capacity() * std::mem::size_of::<Sample>()
     }
 
@@ -255,16 +320,19 @@ impl MemSeries {
     pub fn take_range(&self, lo: i64, hi: i64) -> Option<MovedData> {
         let mut d = self.lock();
         let in_range =
-            |c: &XorChunk| c.num_samples() > 0 && c.min_time() >= lo && c.max_time() < hi;
+            |c: ChunkView<'_>| c.num_samples() > 0 && c.min_time() >= lo && c.max_time() < hi;
         // Closed chunks are in time order and do not overlap, so the movable ones are
         // one contiguous run.
-        let a = d.closed.partition_point(|c| c.max_time() < lo);
-        let b = a + d.closed[a..].iter().take_while(|c| in_range(c)).count();
+        let a = d.closed.partition_point(|c| c.max_t < lo);
+        let b = a + d.closed[a..]
+            .iter()
+            .take_while(|c| in_range(c.view()))
+            .count();
         // The open chunk follows the closed ones: it moves only after all of them.
-        let open_too = b == d.closed.len() && in_range(&d.open);
-        let mut chunks: Vec<XorChunk> = d.closed.drain(a..b).collect();
+        let open_too = b == d.closed.len() && in_range(ChunkView::of(&d.open));
+        let mut chunks: Vec<ClosedChunk> = d.closed.drain(a..b).collect();
         if open_too {
-            chunks.push(std::mem::take(&mut d.open));
+            chunks.push(ClosedChunk::new(std::mem::take(&mut d.open)));
             d.open_end = i64::MIN;
         }
         if d.closed.is_empty() {
@@ -300,15 +368,18 @@ impl MemSeries {
     /// out-of-order samples.
     pub fn snapshot(&self) -> (Vec<Vec<u8>>, Vec<Sample>, Vec<Sample>) {
         let d = self.lock();
-        let closed = d.closed.iter().map(|c| c.bytes().to_vec()).collect();
+        let closed = d.closed.iter().map(|c| c.bytes.to_vec()).collect();
         let open = d.open.iter().collect();
         (closed, open, d.ooo.clone())
     }
 }
 
 impl SeriesData {
-    fn chunks(&self) -> impl Iterator<Item = &XorChunk> {
-        self.closed.iter().chain(std::iter::once(&self.open))
+    fn chunks(&self) -> impl Iterator<Item = ChunkView<'_>> {
+        self.closed
+            .iter()
+            .map(ClosedChunk::view)
+            .chain(std::iter::once(ChunkView::of(&self.open)))
     }
 
     /// Whether an in-order chunk holds timestamp `t`.
