@@ -325,9 +325,10 @@ async fn openmetrics_bodies_use_the_cache_too() {
         );
         assert_eq!(
             value(r, "scrape_samples_scraped"),
-            5.0,
-            "a_created is dropped"
+            6.0,
+            "a_created is an ordinary sample"
         );
+        assert_eq!(value(r, "a_created"), 123.0);
         let le: Vec<_> = find(r, "h_bucket")
             .iter()
             .map(|t| t.labels.get("le").unwrap().to_string())

@@ -48,12 +48,12 @@
 //! 8. The `le` label of a histogram and the `quantile` label of a summary (type from
 //!    the last `# TYPE` line) are rewritten in OpenMetrics canonical form (`1` becomes
 //!    `1.0`, `1e6` stays `1e+06`), as Prometheus 3 does, so series identities match.
-//! 9. OpenMetrics `_created` samples of counters, histograms and summaries (the
-//!    `<family>_created` of the family declared by the last `# TYPE`) are dropped:
-//!    created timestamps are not ingested. This matches Prometheus with the
-//!    `created-timestamp-zero-ingestion` feature; plain Prometheus 3 keeps them as
-//!    ordinary series. Exemplars (` # {..} value [ts]`) are checked and discarded;
-//!    the text format has none and refuses them.
+//! 9. OpenMetrics `_created` samples (`foo_created 1.6e9` of a counter, histogram or
+//!    summary `foo`) are ordinary samples of a series named `foo_created`, as
+//!    Prometheus 2.x and 3.x ingest them by default (only its
+//!    `created-timestamp-zero-ingestion` feature flag drops them); they count against
+//!    the sample limit like any sample. Exemplars (` # {..} value [ts]`) are checked
+//!    and discarded; the text format has none and refuses them.
 //! 10. A label with an empty value is absent. The same label name twice in one sample,
 //!     no metric name, or the same series (labels and timestamp) twice in one body is
 //!     an error for the whole scrape.
@@ -130,7 +130,7 @@ pub struct ParsedScrape {
 /// Bounds on one scrape; 0 means no limit for each of them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ParseLimits {
-    /// Most samples in the body (dropped `_created` samples do not count).
+    /// Most samples in the body.
     pub sample_limit: usize,
     /// Most labels in one sample, `__name__` included.
     pub label_limit: usize,
@@ -290,8 +290,7 @@ pub struct RawSample<'a> {
 /// already validated under the same [`RawSample::context`] and limits; and duplicate
 /// series are not detected (a caller keyed by series finds them itself, and can build
 /// the same error with [`Scanner::duplicate_error`]). Everything else, including line
-/// numbers, error precedence within a line, `_created` dropping and the sample limit,
-/// is the same.
+/// numbers, error precedence within a line and the sample limit, is the same.
 pub struct Scanner<'a> {
     p: parser::Parser<'a>,
     /// The current sample line.
@@ -314,45 +313,29 @@ impl<'a> Scanner<'a> {
     /// The next sample, `None` at the end of a valid body (then call
     /// [`Scanner::finish`]).
     pub fn next_sample(&mut self) -> Result<Option<RawSample<'a>>, ExpositionError> {
-        loop {
-            let Some(line) = self.p.next_sample_line()? else {
-                return Ok(None);
-            };
-            self.line = line;
-            let end = match self.p.scan_series(line) {
-                Some(end) => end,
-                None => self.p.series(line)?.1,
-            };
-            let (value, timestamp) = match self.p.suffix(line, end) {
-                Ok(v) => v,
-                Err(e) => {
-                    // The full parse reads the series first, so its error wins.
-                    self.p.series(line)?;
-                    return Err(e);
-                }
-            };
-            if self.p.may_drop_created() {
-                let created = match parser::bare_name(line) {
-                    Some(name) => self.p.is_created(name),
-                    None => {
-                        let (name, _) = self.p.series(line)?;
-                        self.p.is_created(&name)
-                    }
-                };
-                if created {
-                    // Checked like any sample, then dropped, as parse_exposition does.
-                    self.p.series(line)?;
-                    continue;
-                }
+        let Some(line) = self.p.next_sample_line()? else {
+            return Ok(None);
+        };
+        self.line = line;
+        let end = match self.p.scan_series(line) {
+            Some(end) => end,
+            None => self.p.series(line)?.1,
+        };
+        let (value, timestamp) = match self.p.suffix(line, end) {
+            Ok(v) => v,
+            Err(e) => {
+                // The full parse reads the series first, so its error wins.
+                self.p.series(line)?;
+                return Err(e);
             }
-            self.p.count();
-            return Ok(Some(RawSample {
-                series: &line[..end.end],
-                context: self.p.series_context(),
-                value,
-                timestamp,
-            }));
-        }
+        };
+        self.p.count();
+        Ok(Some(RawSample {
+            series: &line[..end.end],
+            context: self.p.series_context(),
+            value,
+            timestamp,
+        }))
     }
 
     /// The labels of the current sample: `__name__` included, sorted, without empty

@@ -38,8 +38,7 @@ pub(crate) struct Parser<'a> {
     line: usize,
     /// Family index in `out.metadata` by name (looked up on every HELP and TYPE line).
     families: HashMap<Cow<'a, str>, usize, SeededWords>,
-    /// Family and type of the last `# TYPE` line.
-    type_family: Cow<'a, str>,
+    /// Type of the last `# TYPE` line (decides `le`/`quantile` normalization).
     type_kind: MetricType,
     /// Labels of the sample being parsed (the metric name included once known).
     scratch: Vec<Pair<'a>>,
@@ -78,7 +77,6 @@ impl<'a> Parser<'a> {
             out: ParsedScrape::default(),
             line: 0,
             families: HashMap::with_hasher(SeededWords(RandomState::new().hash_one(0u64))),
-            type_family: Cow::Borrowed(""),
             type_kind: MetricType::Unknown,
             scratch: Vec::with_capacity(16),
             same_hash: Vec::new(),
@@ -177,15 +175,6 @@ impl<'a> Parser<'a> {
             _ => 0,
         };
         u8::from(self.om) | (normalize << 1)
-    }
-
-    /// Whether a sample of this name could be a dropped `_created` sample.
-    pub(crate) fn may_drop_created(&self) -> bool {
-        self.om
-            && matches!(
-                self.type_kind,
-                MetricType::Counter | MetricType::Histogram | MetricType::Summary
-            )
     }
 
     fn syntax(&self, message: String) -> ExpositionError {
@@ -367,7 +356,6 @@ impl<'a> Parser<'a> {
             Meta::Type => {
                 md.kind = parsed_type;
                 self.type_kind = parsed_type;
-                self.type_family = name;
             }
         }
         Ok(())
@@ -377,9 +365,6 @@ impl<'a> Parser<'a> {
     fn sample(&mut self, line: &'a str) -> Result<()> {
         let (name, at) = self.series(line)?;
         let (value, timestamp) = self.suffix(line, at)?;
-        if self.om && self.is_created(&name) {
-            return Ok(());
-        }
         self.add(name, timestamp, value)
     }
 
@@ -706,17 +691,6 @@ impl<'a> Parser<'a> {
         Ok((v, j + 1))
     }
 
-    /// Whether an OpenMetrics sample is the `_created` sample of the family declared
-    /// by the last TYPE line.
-    pub(crate) fn is_created(&self, name: &str) -> bool {
-        matches!(
-            self.type_kind,
-            MetricType::Counter | MetricType::Histogram | MetricType::Summary
-        ) && name
-            .strip_suffix("_created")
-            .is_some_and(|f| f == self.type_family)
-    }
-
     /// Validates the labels in `scratch` plus the name, checks limits and duplicates,
     /// and stores the sample.
     fn add(&mut self, name: Cow<'a, str>, timestamp: Option<i64>, value: f64) -> Result<()> {
@@ -934,16 +908,6 @@ impl Meta {
             Meta::Type => "type",
             Meta::Unit => "unit",
         }
-    }
-}
-
-/// The unquoted metric name a sample line starts with, if it has one.
-pub(crate) fn bare_name(line: &str) -> Option<&str> {
-    let b = line.as_bytes();
-    if is_metric_start(*b.first()?) {
-        Some(&line[..scan_metric_name(b, 0)])
-    } else {
-        None
     }
 }
 

@@ -554,7 +554,9 @@ ts 18.0 1520879608
 "#;
 
 #[test]
-fn openmetrics_body_parses_drops_created_and_converts_timestamps() {
+fn openmetrics_body_parses_keeps_created_and_converts_timestamps() {
+    // `_created` samples are ordinary series, as in Prometheus without the
+    // created-timestamp-zero-ingestion feature (its default in 2.x and 3.x).
     let p = om(OM_BODY).expect("valid");
     let want: Vec<(String, Option<i64>, f64)> = [
         (
@@ -568,16 +570,23 @@ fn openmetrics_body_parses_drops_created_and_converts_timestamps() {
             807_283.0,
         ),
         (
+            r#"acme_http_router_request_seconds_created{method="GET", path="/api/v1"}"#,
+            None,
+            1_605_281_325.0,
+        ),
+        (
             r#"acme_http_router_request_seconds{method="GET", path="/api/v1", quantile="0.5"}"#,
             None,
             1.29854,
         ),
         ("go_goroutines", None, 69.0),
         ("process_cpu_seconds_total", None, 4_200_722.46),
+        ("process_cpu_seconds_created", None, 1_605_281_325.0),
         (r#"foo_bucket{le="1.0"}"#, None, 0.0),
         (r#"foo_bucket{le="+Inf"}"#, Some(123_000), 17.0),
         ("foo_count", None, 17.0),
         ("foo_sum", None, 324_789.3),
+        ("foo_created", None, 1_520_430_000.123),
         (r#"bar_bucket{le="1"}"#, None, 0.0),
         ("bar_gcount", None, 0.0),
         ("bar_gsum", None, 0.0),
@@ -629,8 +638,8 @@ fn openmetrics_body_parses_drops_created_and_converts_timestamps() {
 
 #[test]
 fn openmetrics_edge_forms() {
-    // `# EOF` without a line feed, `{}` labels, quoted names, an unknown-typed
-    // `_created` sample that is kept, a trailing comma.
+    // `# EOF` without a line feed, `{}` labels, quoted names, `_created` samples (of
+    // the counter and of an unknown type, both kept), a trailing comma.
     let p = om(concat!(
         "# TYPE \"my.counter\" counter\n",
         "{\"my.counter_total\",a=\"1\",} 1\n",
@@ -643,6 +652,7 @@ fn openmetrics_edge_forms() {
         flat(&p),
         vec![
             (r#"my.counter_total{a="1"}"#.to_string(), None, 1.0),
+            ("my.counter_created".to_string(), None, 5.0),
             ("other_created".to_string(), None, 3.0),
         ]
     );
@@ -746,14 +756,22 @@ fn syntax_errors_after_the_sample_limit_still_win() {
 }
 
 #[test]
-fn created_samples_do_not_count_against_the_sample_limit() {
-    let l = ParseLimits {
-        sample_limit: 1,
+fn created_samples_are_samples_and_count_against_the_sample_limit() {
+    let body = "# TYPE c counter\nc_total 1\nc_created 2\n# EOF\n";
+    let l = |n| ParseLimits {
+        sample_limit: n,
         ..ParseLimits::default()
     };
-    let body = "# TYPE c counter\nc_total 1\nc_created 2\n# EOF\n";
-    let p = parse_checked(body.as_bytes(), Format::OpenMetrics, &l).expect("one sample");
-    assert_eq!(p.samples.len(), 1);
+    let p = parse_checked(body.as_bytes(), Format::OpenMetrics, &l(2)).expect("two samples");
+    assert_eq!(
+        flat(&p),
+        vec![
+            ("c_total".to_string(), None, 1.0),
+            ("c_created".to_string(), None, 2.0)
+        ]
+    );
+    let err = parse_checked(body.as_bytes(), Format::OpenMetrics, &l(1)).expect_err("over");
+    assert_eq!(err.to_string(), "sample limit exceeded (2 > 1)");
 }
 
 #[test]
