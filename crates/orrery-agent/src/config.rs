@@ -206,6 +206,11 @@ pub struct ScrapeConfig {
     /// Use timestamps the target exposes (true).
     #[serde(default = "yes")]
     pub honor_timestamps: bool,
+    /// Give series exposed with their own timestamp stale markers too when they
+    /// disappear (false: as Prometheus, only series without one get them, since a
+    /// target that sets timestamps may legitimately skip a series for a while).
+    #[serde(default)]
+    pub track_timestamps_staleness: bool,
     /// Most samples per scrape after metric relabeling (0 = unlimited).
     #[serde(default)]
     pub sample_limit: usize,
@@ -534,6 +539,13 @@ scrape_configs:
         assert_eq!(node.timeout(&c.global), Duration::from_secs(10));
         assert_eq!(node.metrics_path, "/metrics");
         assert!(node.honor_timestamps && !node.honor_labels);
+        assert!(!node.track_timestamps_staleness);
+        let tracked = AgentConfig::parse(
+            "cluster: x\nserver: {url: http://a}\nscrape_configs:\n  - job_name: a\n    track_timestamps_staleness: true\n",
+            "a.yml",
+        )
+        .unwrap();
+        assert!(tracked.scrape_configs[0].track_timestamps_staleness);
         assert_eq!(
             c.scrape_configs[1].timeout(&c.global),
             Duration::from_secs(5)

@@ -14,7 +14,9 @@
 //!
 //! Epochs replace per-scrape sets: every scrape gets a new epoch, entries and slots
 //! record the epoch they were last seen in. Seen twice in one epoch is a duplicate;
-//! not seen in a successful scrape's epoch means gone (a stale marker, then eviction).
+//! not seen in a successful scrape's epoch means gone (a stale marker if it was
+//! tracked, then eviction). As in Prometheus, only samples without an exposed
+//! timestamp are tracked for staleness, unless `track_timestamps_staleness` is set.
 //! A failed scrape empties the cache, so the next scrape starts over as after a
 //! restart, which is what `scrape_series_added` reports then.
 //!
@@ -50,8 +52,20 @@ struct RawEntry {
     series: u32,
     /// Epoch it was last seen in.
     seen: u64,
-    /// Its timestamp then: the parser refuses the same series with the same timestamp
-    /// twice, dropped or not.
+    /// The timestamp of its last occurrence (`None`: none exposed), so that the same
+    /// text again with the same timestamp gets the parser's duplicate-sample error.
+    ///
+    /// Only the last occurrence is remembered. For a kept series that loses nothing:
+    /// any second occurrence of its slot in a scrape is refused anyway (see
+    /// [`ScrapeCache::mark`]). For a series metric relabeling drops it means exactly:
+    /// detected is an occurrence of the same text, in the same scanner context, with
+    /// the same timestamp as that text's previous occurrence in the scrape (`d 1` twice,
+    /// `d 1 5` twice); not detected are a timestamp repeated with another in between
+    /// (`d 1 5`, `d 1 6`, `d 1 5`) and two spellings of one dropped series (label
+    /// order, blanks, an empty label, quoting), which have no slot to meet in.
+    /// Prometheus reports none of these (its loop skips dropped series before any
+    /// duplicate check), so the misses only differ from `parse_exposition`'s stricter
+    /// view, never from Prometheus.
     ts: Option<i64>,
 }
 
@@ -60,7 +74,11 @@ struct Series {
     labels: Arc<[u8]>,
     /// Epoch it was last seen in.
     seen: u64,
-    /// Sent by the last successful scrape, so it gets a stale marker when it goes.
+    /// Whether its sample in epoch `seen` counts for staleness: Prometheus tracks only
+    /// samples without an exposed timestamp (unless `track_timestamps_staleness`).
+    tracked: bool,
+    /// Tracked in the last successful scrape, so it gets a stale marker when it is not
+    /// tracked in the next one (gone, or exposed with a timestamp now).
     live: bool,
 }
 
@@ -121,6 +139,16 @@ impl ScrapeCache {
         (self.raw.len(), self.by_labels.len())
     }
 
+    /// Capacities of the raw map, the labels map and the slot vector.
+    #[cfg(test)]
+    pub(super) fn capacity(&self) -> [usize; 3] {
+        [
+            self.raw.capacity(),
+            self.by_labels.capacity(),
+            self.series.capacity(),
+        ]
+    }
+
     fn set_key(&mut self, context: u8, text: &str) {
         self.key.clear();
         self.key.push(context);
@@ -178,6 +206,7 @@ impl ScrapeCache {
         let series = Series {
             labels: enc.clone(),
             seen: 0,
+            tracked: false,
             live: false,
         };
         let s = match self.free.pop() {
@@ -195,12 +224,13 @@ impl ScrapeCache {
         s
     }
 
-    /// Marks a slot seen in this scrape; false if it already was (a duplicate after
-    /// relabeling).
-    pub(super) fn mark(&mut self, slot: u32) -> bool {
+    /// Marks a slot seen in this scrape, `track`ed for staleness or not; false if it
+    /// already was seen (a duplicate after relabeling).
+    pub(super) fn mark(&mut self, slot: u32, track: bool) -> bool {
         match self.series.get_mut(slot as usize) {
             Some(Some(s)) if s.seen != self.epoch => {
                 s.seen = self.epoch;
+                s.tracked = track;
                 true
             }
             _ => false,
@@ -220,14 +250,18 @@ impl ScrapeCache {
         decode_labels(self.encoded(slot))
     }
 
-    /// Ends a successful scrape: series not seen get a stale marker at `ts` in `out`
-    /// and are forgotten with their raw entries; the others are live.
+    /// Ends a successful scrape: live series not tracked in it get a stale marker at
+    /// `ts` in `out` (Prometheus's previous-minus-current tracked series), series not
+    /// seen are forgotten with their raw entries, and the tracked ones are live.
     pub(super) fn commit(&mut self, ts: i64, out: &mut Vec<u8>) {
         let epoch = self.epoch;
         for (i, slot) in self.series.iter_mut().enumerate() {
             let Some(s) = slot else { continue };
             if s.seen == epoch {
-                s.live = true;
+                if s.live && !s.tracked {
+                    v1_append::append_series(out, &s.labels, ts, STALE_NAN);
+                }
+                s.live = s.tracked;
                 continue;
             }
             if s.live {
@@ -240,6 +274,53 @@ impl ScrapeCache {
         // A raw entry seen in this epoch points to a slot seen in it, so no entry
         // outlives its slot.
         self.raw.retain(|_, e| e.seen == epoch);
+        self.shrink_if_sparse();
+    }
+
+    /// Gives memory back after a spike: evicting never shrinks a map or the slot
+    /// vector, so a target that once exposed a million series would keep their room
+    /// for ever. Checking is three comparisons per scrape; acting (rehashing, or
+    /// compacting the slots) costs O(series) and happens only when less than a quarter
+    /// of the room is used, leaving it half used so that small swings do not repeat it.
+    fn shrink_if_sparse(&mut self) {
+        // Below this, the room is not worth a rehash.
+        const MIN_ROOM: usize = 1024;
+        let sparse = |len: usize, cap: usize| cap > MIN_ROOM && len < cap / 4;
+        if sparse(self.raw.len(), self.raw.capacity()) {
+            self.raw.shrink_to(self.raw.len() * 2);
+        }
+        if sparse(self.by_labels.len(), self.by_labels.capacity()) {
+            self.by_labels.shrink_to(self.by_labels.len() * 2);
+        }
+        let used = self.series.len() - self.free.len();
+        if sparse(used, self.series.capacity()) {
+            self.compact(used);
+        }
+    }
+
+    /// Moves the used slots to the front of a new, smaller vector and renumbers the
+    /// raw entries and the labels map; freed slots scattered through the vector would
+    /// otherwise keep it long.
+    fn compact(&mut self, used: usize) {
+        let mut renumber = vec![DROPPED; self.series.len()];
+        let mut packed = Vec::with_capacity(used * 2);
+        for (i, s) in std::mem::take(&mut self.series).into_iter().enumerate() {
+            if let Some(s) = s {
+                renumber[i] = packed.len() as u32;
+                packed.push(Some(s));
+            }
+        }
+        let new = |old: u32| renumber.get(old as usize).copied().unwrap_or(DROPPED);
+        for e in self.raw.values_mut() {
+            if e.series != DROPPED {
+                e.series = new(e.series);
+            }
+        }
+        for s in self.by_labels.values_mut() {
+            *s = new(*s);
+        }
+        self.series = packed;
+        self.free = Vec::new();
     }
 
     /// Ends a failed scrape, or the target: every series the last successful scrape
@@ -369,6 +450,51 @@ mod tests {
     }
 
     #[test]
+    fn maps_and_slots_shrink_after_a_spike() {
+        let mut c = ScrapeCache::new();
+        let mut out = Vec::new();
+        let names: Vec<String> = (0..20_000).map(|i| format!("s{i}")).collect();
+        c.begin();
+        for n in &names {
+            assert_eq!(c.lookup(0, n, None), Lookup::Miss);
+            let s = c.insert(0, n, None, Some(&labels(n))).unwrap();
+            assert!(c.mark(s, true));
+        }
+        c.commit(1, &mut out);
+        let spike = c.capacity();
+        assert!(spike.iter().all(|&n| n >= 20_000), "{spike:?}");
+        // Keep a few series whose slots are spread out, so shrinking must compact.
+        let kept: Vec<&String> = names.iter().step_by(2_000).collect();
+        c.begin();
+        for n in &kept {
+            let Lookup::Series(s) = c.lookup(0, n, None) else {
+                panic!("{n} is known")
+            };
+            assert!(c.mark(s, true));
+        }
+        c.commit(2, &mut out);
+        let after = c.capacity();
+        assert!(after.iter().all(|&n| n < 1_000), "{after:?}");
+        // Every kept series still resolves to its own labels, and new ones get slots.
+        c.begin();
+        for n in &kept {
+            let Lookup::Series(s) = c.lookup(0, n, None) else {
+                panic!("{n} is still known")
+            };
+            assert!(c.mark(s, true));
+            assert_eq!(c.labels(s), labels(n));
+        }
+        assert_eq!(c.lookup(0, "new", None), Lookup::Miss);
+        let s = c.insert(0, "new", None, Some(&labels("new"))).unwrap();
+        assert!(c.mark(s, true));
+        assert_eq!(c.labels(s), labels("new"));
+        out.clear();
+        c.commit(3, &mut out);
+        assert!(out.is_empty());
+        assert_eq!(c.len(), (kept.len() + 1, kept.len() + 1));
+    }
+
+    #[test]
     fn encoded_labels_decode_back() {
         let l = Labels::from_pairs([("__name__", "a"), ("x", &"é".repeat(100)[..])]);
         let mut enc = Vec::new();
@@ -383,10 +509,10 @@ mod tests {
         c.begin();
         assert_eq!(c.lookup(0, "a", None), Lookup::Miss);
         let a = c.insert(0, "a", None, Some(&labels("a"))).unwrap();
-        assert!(c.mark(a));
+        assert!(c.mark(a, true));
         assert_eq!(c.lookup(0, "b", None), Lookup::Miss);
         let b = c.insert(0, "b", None, Some(&labels("b"))).unwrap();
-        assert!(c.mark(b));
+        assert!(c.mark(b, true));
         c.commit(1, &mut out);
         assert!(out.is_empty());
         assert_eq!((c.added(), c.misses()), (2, 2));
@@ -394,7 +520,7 @@ mod tests {
         // Only `a` again: a hit, and `b` gets a stale marker and is forgotten.
         c.begin();
         assert_eq!(c.lookup(0, "a", None), Lookup::Series(a));
-        assert!(c.mark(a));
+        assert!(c.mark(a, true));
         c.commit(2, &mut out);
         assert_eq!((c.added(), c.misses()), (0, 0));
         assert_eq!(out, stale(&["b"], 2));
@@ -411,11 +537,11 @@ mod tests {
         c.begin();
         assert_eq!(c.lookup(0, "a{x=\"1\"}", None), Lookup::Miss);
         let s1 = c.insert(0, "a{x=\"1\"}", None, Some(&labels("a"))).unwrap();
-        assert!(c.mark(s1));
+        assert!(c.mark(s1, true));
         assert_eq!(c.lookup(0, "a{x=\"2\"}", None), Lookup::Miss);
         let s2 = c.insert(0, "a{x=\"2\"}", None, Some(&labels("a"))).unwrap();
         assert_eq!(s1, s2);
-        assert!(!c.mark(s2), "the second is a duplicate");
+        assert!(!c.mark(s2, true), "the second is a duplicate");
         assert_eq!(c.labels(s1), labels("a"));
         assert_eq!(c.added(), 1);
     }
@@ -456,14 +582,14 @@ mod tests {
         c.begin();
         c.lookup(0, "a", None);
         let a = c.insert(0, "a", None, Some(&labels("a"))).unwrap();
-        c.mark(a);
+        c.mark(a, true);
         c.commit(1, &mut out);
         c.begin();
         c.lookup(0, "a", None);
-        c.mark(a);
+        c.mark(a, true);
         c.lookup(0, "new", None);
         let n = c.insert(0, "new", None, Some(&labels("new"))).unwrap();
-        c.mark(n);
+        c.mark(n, true);
         c.fail(2, &mut out);
         assert_eq!(out, stale(&["a"], 2), "only `a` was ever sent");
         assert_eq!(c.len(), (0, 0));

@@ -300,6 +300,7 @@ impl ScrapeLoop {
             label_value_length_limit: sc.label_value_length_limit,
         };
         let honor_timestamps = sc.honor_timestamps;
+        let track_timestamps_staleness = sc.track_timestamps_staleness;
         let sample_limit = sc.sample_limit;
         let mut scan =
             Scanner::new(body, format_for_content_type(ct), &limits).map_err(|e| e.to_string())?;
@@ -324,7 +325,11 @@ impl ScrapeLoop {
                     }
                 }
             };
-            if !self.cache.mark(slot) {
+            // As Prometheus: a series exposed with its own timestamp gets no stale
+            // marker when it goes (the target decides when its samples are), unless
+            // asked; an ignored timestamp (honor_timestamps: false) is no timestamp.
+            let track = s.timestamp.is_none() || !honor_timestamps || track_timestamps_staleness;
+            if !self.cache.mark(slot, track) {
                 duplicate.get_or_insert_with(|| {
                     format!(
                         "duplicate sample for series {} after relabeling",

@@ -389,3 +389,55 @@ async fn changing_target_labels_starts_a_new_loop_with_a_new_cache() {
         "no cached blue labels after the change: {seen:?}"
     );
 }
+
+#[tokio::test]
+async fn series_with_explicit_timestamps_get_no_stale_markers_unless_tracked() {
+    let body = Arc::new(StdMutex::new(b"a 1 1000\nb 2\n".to_vec()));
+    let addr = target(body.clone()).await;
+    let stale_names = |rec: &Recorder, i: usize| -> Vec<String> {
+        let r = rec.0.lock().unwrap()[i].clone();
+        let mut v: Vec<String> = r
+            .timeseries
+            .iter()
+            .filter(|t| is_stale_nan(t.samples[0].v))
+            .map(|t| t.labels.metric_name().unwrap_or("").to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    // Prometheus skips staleness for series exposed with a timestamp...
+    let rec = Arc::new(Recorder::default());
+    let mut lp = ScrapeLoop::new(job("", rec.clone()), tgt(&addr));
+    lp.scrape_once(10_000).await;
+    *body.lock().unwrap() = b"c 3\n".to_vec();
+    lp.scrape_once(20_000).await;
+    assert_eq!(stale_names(&rec, 1), ["b"]);
+    // ...and on a failure too.
+    *body.lock().unwrap() = b"a 1 1000\nb 2\n".to_vec();
+    lp.scrape_once(30_000).await;
+    *body.lock().unwrap() = b"garbage{\n".to_vec();
+    lp.scrape_once(40_000).await;
+    assert_eq!(stale_names(&rec, 3), ["b"]);
+    // ...unless track_timestamps_staleness is set,
+    let rec = Arc::new(Recorder::default());
+    *body.lock().unwrap() = b"a 1 1000\nb 2\n".to_vec();
+    let mut lp = ScrapeLoop::new(
+        job("    track_timestamps_staleness: true\n", rec.clone()),
+        tgt(&addr),
+    );
+    lp.scrape_once(10_000).await;
+    *body.lock().unwrap() = b"c 3\n".to_vec();
+    lp.scrape_once(20_000).await;
+    assert_eq!(stale_names(&rec, 1), ["a", "b"]);
+    // or honor_timestamps is false (the timestamp is then ignored).
+    let rec = Arc::new(Recorder::default());
+    *body.lock().unwrap() = b"a 1 1000\nb 2\n".to_vec();
+    let mut lp = ScrapeLoop::new(
+        job("    honor_timestamps: false\n", rec.clone()),
+        tgt(&addr),
+    );
+    lp.scrape_once(10_000).await;
+    *body.lock().unwrap() = b"c 3\n".to_vec();
+    lp.scrape_once(20_000).await;
+    assert_eq!(stale_names(&rec, 1), ["a", "b"]);
+}

@@ -15,8 +15,8 @@
 //! namespaces of `namespaceSelector` (`any: true`: all; `matchNames`; default: the
 //! monitor's own); the generated relabelings (see the two role files); and the endpoint
 //! settings `interval`, `scrapeTimeout`, `path`, `scheme`, `params`, `honorLabels`,
-//! `honorTimestamps`, `followRedirects`, `enableHttp2`, `filterRunning`,
-//! `bearerTokenFile`, `tlsConfig` (file paths, `serverName`, `insecureSkipVerify`),
+//! `honorTimestamps`, `trackTimestampsStaleness`, `followRedirects`, `enableHttp2`,
+//! `filterRunning`, `bearerTokenFile`, `tlsConfig` (file paths, `serverName`, `insecureSkipVerify`),
 //! `relabelings` (after the generated rules) and `metricRelabelings`, plus the spec's
 //! `jobLabel`, `targetLabels`, `podTargetLabels`, `sampleLimit`, `labelLimit`,
 //! `labelNameLengthLimit`, `labelValueLengthLimit`, `bodySizeLimit` and `scrapeProtocols`.
@@ -25,7 +25,7 @@
 //! read from Secrets or ConfigMaps (`basicAuth`, `bearerTokenSecret`, `authorization`,
 //! `oauth2`, `tlsConfig.ca`/`cert`/`keySecret`), `proxyUrl` and the other proxy
 //! settings, `targetLimit`, `keepDroppedTargets`, `attachMetadata`, `scrapeClass`,
-//! `selectorMechanism`, `trackTimestampsStaleness`, native-histogram settings, and any
+//! `selectorMechanism`, native-histogram settings, and any
 //! other field this module does not name. The operator's sharding rules (`hashmod` of
 //! `__address__` into `__tmp_hash`, keep `$(SHARD)`) are not generated: one agent scrapes
 //! the whole cluster, which is the operator's single-shard case, where they keep every
@@ -155,6 +155,7 @@ struct EndpointSpec {
     scrape_timeout: Option<String>,
     honor_labels: bool,
     honor_timestamps: Option<bool>,
+    track_timestamps_staleness: Option<bool>,
     follow_redirects: Option<bool>,
     enable_http2: Option<bool>,
     filter_running: Option<bool>,
@@ -176,6 +177,7 @@ const ENDPOINT_FIELDS: &[&str] = &[
     "scrapeTimeout",
     "honorLabels",
     "honorTimestamps",
+    "trackTimestampsStaleness",
     "followRedirects",
     "enableHttp2",
     "filterRunning",
@@ -429,6 +431,9 @@ fn common_settings(
     job["honor_labels"] = json!(ep.honor_labels);
     if let Some(v) = ep.honor_timestamps {
         job["honor_timestamps"] = json!(v);
+    }
+    if let Some(v) = ep.track_timestamps_staleness {
+        job["track_timestamps_staleness"] = json!(v);
     }
     if let Some(v) = ep.follow_redirects {
         job["follow_redirects"] = json!(v);

@@ -113,7 +113,7 @@ fn service_monitor_selectors_labels_and_endpoint_settings() {
         "endpoints": [
             {"targetPort": "metrics", "path": "/m", "scheme": "HTTPS", "params": {"module": ["http_2xx"]},
              "interval": "15s", "scrapeTimeout": "5s", "honorLabels": true, "honorTimestamps": false,
-             "filterRunning": false, "bearerTokenFile": "/var/run/secrets/token",
+             "trackTimestampsStaleness": true, "filterRunning": false, "bearerTokenFile": "/var/run/secrets/token",
              "tlsConfig": {"caFile": "/etc/ca.crt", "serverName": "web.default.svc", "insecureSkipVerify": true},
              "relabelings": [{"sourceLabels": ["__meta_kubernetes_pod_node_name"], "targetLabel": "node_name", "action": "Replace"}],
              "metricRelabelings": [{"sourceLabels": ["__name__"], "regex": "go_.*", "action": "drop"}]},
@@ -155,6 +155,7 @@ fn service_monitor_selectors_labels_and_endpoint_settings() {
             "params": {"module": ["http_2xx"]},
             "honor_labels": true,
             "honor_timestamps": false,
+            "track_timestamps_staleness": true,
             "bearer_token_file": "/var/run/secrets/token",
             "tls_config": {"ca_file": "/etc/ca.crt", "server_name": "web.default.svc", "insecure_skip_verify": true},
             "metric_relabel_configs": [{"source_labels": ["__name__"], "regex": "go_.*", "action": "drop"}],
@@ -177,6 +178,7 @@ fn service_monitor_selectors_labels_and_endpoint_settings() {
     assert_eq!(jobs[1]["honor_labels"], false);
     assert!(jobs[1].get("scrape_interval").is_none());
     assert!(jobs[1].get("honor_timestamps").is_none());
+    assert!(jobs[1].get("track_timestamps_staleness").is_none());
 }
 
 #[test]
