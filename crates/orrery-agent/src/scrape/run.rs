@@ -293,12 +293,9 @@ impl ScrapeLoop {
         out: &mut Vec<u8>,
     ) -> Result<Processed, String> {
         let sc = &self.job.sc;
-        let limits = ParseLimits {
-            sample_limit: 0,
-            label_limit: sc.label_limit,
-            label_name_length_limit: sc.label_name_length_limit,
-            label_value_length_limit: sc.label_value_length_limit,
-        };
+        // Limits are checked here, after labeling (see `label`), not by the parser on
+        // the labels as scraped.
+        let limits = ParseLimits::default();
         let honor_timestamps = sc.honor_timestamps;
         let track_timestamps_staleness = sc.track_timestamps_staleness;
         let sample_limit = sc.sample_limit;
@@ -315,7 +312,9 @@ impl ScrapeLoop {
                 Lookup::Repeated => return Err(scan.duplicate_error().to_string()),
                 Lookup::Miss => {
                     let scraped_labels = scan.labels().map_err(|e| e.to_string())?;
-                    let labels = self.label(scraped_labels);
+                    let labels = self
+                        .label(scraped_labels)
+                        .map_err(|e| format!("line {}: {e}", scan.line()))?;
                     match self
                         .cache
                         .insert(s.context, s.series, s.timestamp, labels.as_ref())
@@ -365,20 +364,39 @@ impl ScrapeLoop {
         })
     }
 
-    /// The final labels of a scraped series, or `None` if metric relabeling drops it.
-    fn label(&self, scraped: Labels) -> Option<Labels> {
-        let merged = self.merge_target_labels(scraped);
-        if self.job.metric_relabel.is_empty() {
-            return Some(merged);
+    /// The final labels of a scraped series, or `None` if metric relabeling drops it;
+    /// an error if they break a label limit.
+    ///
+    /// As in Prometheus, the limits apply to the labels after target labels and metric
+    /// relabeling, before the external labels and `cluster` (Prometheus adds those
+    /// only when sending), and not to series relabeling drops. The result is cached, so
+    /// this runs once per series, not once per sample.
+    fn label(&self, scraped: Labels) -> Result<Option<Labels>, String> {
+        let sc = &self.job.sc;
+        let limited =
+            sc.label_limit > 0 || sc.label_name_length_limit > 0 || sc.label_value_length_limit > 0;
+        let relabel = !self.job.metric_relabel.is_empty();
+        if !relabel && !limited {
+            return Ok(Some(self.merge_target_labels(scraped, true)));
         }
-        let relabeled = self.job.metric_relabel.process(&merged)?;
-        Some(self.final_labels(relabeled, true))
+        let merged = self.merge_target_labels(scraped, false);
+        let labels = if relabel {
+            match self.job.metric_relabel.process(&merged) {
+                Some(l) => l,
+                None => return Ok(None),
+            }
+        } else {
+            merged
+        };
+        verify_label_limits(&labels, sc)?;
+        Ok(Some(self.final_labels(labels, true)))
     }
 
     /// Attaches target labels to a scraped label set, as Prometheus's `honor_labels`,
-    /// in one pass over a vector it owns. Without metric relabeling the external labels
-    /// and `cluster` are added here too, so the set is sorted only once.
-    fn merge_target_labels(&self, scraped: Labels) -> Labels {
+    /// in one pass over a vector it owns. With `external`, the external labels and
+    /// `cluster` are added here too, so the set is sorted only once (the common case:
+    /// nothing between target labels and the final set).
+    fn merge_target_labels(&self, scraped: Labels, external: bool) -> Labels {
         let honor = self.job.sc.honor_labels;
         let mut v = scraped.into_vec();
         let n0 = v.len();
@@ -398,7 +416,7 @@ impl ScrapeLoop {
                 None => v.push(l.clone()),
             }
         }
-        if self.job.metric_relabel.is_empty() {
+        if external {
             for (k, val) in &self.job.external {
                 if k == "cluster" {
                     continue;
@@ -455,6 +473,52 @@ impl ScrapeLoop {
                 .insert(m.metric_family.clone(), m.clone());
         }
     }
+}
+
+/// Prometheus's `verifyLabelLimits`, with its messages (which name the setting),
+/// plus the series.
+fn verify_label_limits(l: &Labels, sc: &ScrapeConfig) -> Result<(), String> {
+    let after = "after target labels and metric relabeling";
+    let metric = short(l.metric_name().unwrap_or(""));
+    if sc.label_limit > 0 && l.len() > sc.label_limit {
+        return Err(format!(
+            "label_limit exceeded (metric: {metric}, number of labels: {}, limit: {}) {after}",
+            l.len(),
+            sc.label_limit
+        ));
+    }
+    for lb in l.iter() {
+        if sc.label_name_length_limit > 0 && lb.name.len() > sc.label_name_length_limit {
+            return Err(format!(
+                "label_name_length_limit exceeded (metric: {metric}, label name: {}, \
+                 length: {}, limit: {}) {after}",
+                short(&lb.name),
+                lb.name.len(),
+                sc.label_name_length_limit
+            ));
+        }
+        if sc.label_value_length_limit > 0 && lb.value.len() > sc.label_value_length_limit {
+            return Err(format!(
+                "label_value_length_limit exceeded (metric: {metric}, label name: {}, \
+                 value: {:?}, length: {}, limit: {}) {after}",
+                short(&lb.name),
+                short(&lb.value),
+                lb.value.len(),
+                sc.label_value_length_limit
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// At most 50 bytes of `s` (on a char boundary), as Prometheus's `%.50s`, so that a
+/// hostile label cannot make the error message huge.
+fn short(s: &str) -> &str {
+    let mut end = s.len().min(50);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 struct Processed {

@@ -441,3 +441,55 @@ async fn series_with_explicit_timestamps_get_no_stale_markers_unless_tracked() {
     lp.scrape_once(20_000).await;
     assert_eq!(stale_names(&rec, 1), ["a", "b"]);
 }
+
+#[tokio::test]
+async fn label_limits_apply_to_the_final_labels_not_the_scraped_ones() {
+    let body = Arc::new(StdMutex::new(b"a 1\n".to_vec()));
+    let addr = target(body.clone()).await;
+    let rec = Arc::new(Recorder::default());
+    let outcome = |extra: &str, text: &'static [u8]| {
+        let (rec, addr, body) = (rec.clone(), addr.clone(), body.clone());
+        let extra = extra.to_string();
+        async move {
+            *body.lock().unwrap() = text.to_vec();
+            let mut lp = ScrapeLoop::new(job(&extra, rec), tgt(&addr));
+            lp.scrape_once(1000).await;
+            let h = lp.health.lock().unwrap().clone();
+            (h.health, h.last_error)
+        }
+    };
+    // One scraped label, but `instance` and `job` make three; the external labels
+    // (`region`, `cluster`) are not counted, as Prometheus adds them only when sending.
+    let (health, err) = outcome("    label_limit: 2\n", b"a 1\n").await;
+    assert_eq!(health, "down");
+    assert!(
+        err.contains("label_limit exceeded")
+            && err.contains("number of labels: 3, limit: 2")
+            && err.contains("line 1")
+            && err.contains("metric relabeling"),
+        "{err}"
+    );
+    assert_eq!(outcome("    label_limit: 3\n", b"a 1\n").await.0, "up");
+    // Five labels as scraped, three after metric relabeling drops four of them.
+    let drop_xyzw = "    label_limit: 3\n    metric_relabel_configs:\n      - {regex: '[xyzw]', action: labeldrop}\n";
+    let (health, err) = outcome(drop_xyzw, b"a{x=\"1\",y=\"2\",z=\"3\",w=\"4\"} 1\n").await;
+    assert_eq!(health, "up", "{err}");
+    // The target's `instance` value is longer than the scraped ones.
+    let (health, err) = outcome("    label_value_length_limit: 5\n", b"a 1\n").await;
+    assert_eq!(health, "down");
+    assert!(
+        err.contains("label_value_length_limit exceeded") && err.contains("instance"),
+        "{err}"
+    );
+    // A name added by relabeling counts; one relabeling removes does not.
+    let rename = "    label_name_length_limit: 8\n    metric_relabel_configs:\n      - {source_labels: [x], target_label: a_long_name, action: replace}\n      - {regex: x, action: labeldrop}\n";
+    let (health, err) = outcome(rename, b"a{x=\"1\"} 1\n").await;
+    assert_eq!(health, "down");
+    assert!(
+        err.contains("label_name_length_limit exceeded") && err.contains("a_long_name"),
+        "{err}"
+    );
+    let long_scraped = "    label_name_length_limit: 8\n    metric_relabel_configs:\n      - {regex: a_long_name, action: labeldrop}\n";
+    let (health, err) = outcome(long_scraped, b"a{a_long_name=\"1\"} 1\n").await;
+    assert_eq!(health, "up", "{err}");
+}
