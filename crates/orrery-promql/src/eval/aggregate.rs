@@ -8,7 +8,7 @@ use super::xxhash::labels_hash;
 use super::DROP_NAME_MARK;
 use super::{drop_name, name_dropped, visible_labels, Anchor, Evaluator, StepSeries, Val};
 use crate::error::{PromqlError, Result};
-use orrery_model::{Labels, METRIC_NAME};
+use orrery_model::{Label, Labels, METRIC_NAME};
 use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
 use rustc_hash::FxHashMap;
 
@@ -63,25 +63,20 @@ pub(crate) fn format_float(f: f64) -> String {
     }
 }
 
-fn group_labels(l: &Labels, m: &Option<LabelModifier>) -> Labels {
+/// The labels of `l` that make its group, borrowed, in label order.
+fn group_key<'l>(l: &'l Labels, m: &Option<LabelModifier>) -> Vec<&'l Label> {
     match m {
-        Some(LabelModifier::Include(names)) => Labels::from_sorted_unchecked(
-            l.iter()
-                .filter(|x| names.labels.contains(&x.name))
-                .cloned()
-                .collect(),
-        ),
-        Some(LabelModifier::Exclude(names)) => Labels::from_sorted_unchecked(
-            l.iter()
-                .filter(|x| {
-                    x.name != METRIC_NAME
-                        && x.name != DROP_NAME_MARK
-                        && !names.labels.contains(&x.name)
-                })
-                .cloned()
-                .collect(),
-        ),
-        None => Labels::empty(),
+        Some(LabelModifier::Include(names)) => l
+            .iter()
+            .filter(|x| names.labels.contains(&x.name))
+            .collect(),
+        Some(LabelModifier::Exclude(names)) => l
+            .iter()
+            .filter(|x| {
+                x.name != METRIC_NAME && x.name != DROP_NAME_MARK && !names.labels.contains(&x.name)
+            })
+            .collect(),
+        None => Vec::new(),
     }
 }
 
@@ -155,13 +150,20 @@ impl Evaluator<'_> {
         };
         // Group series once; membership does not change across steps.
         let mut groups: Vec<(Labels, Vec<usize>)> = Vec::new();
-        let mut gidx: FxHashMap<Labels, usize> = FxHashMap::default();
+        // Keyed by borrowed labels: a group's labels are copied once, when it is
+        // created, not once per member.
+        let mut gidx: FxHashMap<Vec<&Label>, usize> = FxHashMap::default();
         for (i, s) in input.iter().enumerate() {
-            let g = group_labels(&s.labels, &a.modifier);
-            let k = *gidx.entry(g.clone()).or_insert_with(|| {
-                groups.push((g, Vec::new()));
-                groups.len() - 1
-            });
+            let key = group_key(&s.labels, &a.modifier);
+            let k = match gidx.get(&key) {
+                Some(&k) => k,
+                None => {
+                    let g = Labels::from_sorted_unchecked(key.iter().map(|&x| x.clone()).collect());
+                    groups.push((g, Vec::new()));
+                    gidx.insert(key, groups.len() - 1);
+                    groups.len() - 1
+                }
+            };
             groups[k].1.push(i);
         }
         match op.as_str() {

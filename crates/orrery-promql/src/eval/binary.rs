@@ -4,7 +4,7 @@
 
 use super::{dedupe, drop_name, name_dropped, Evaluator, StepSeries, Val, DROP_NAME_MARK};
 use crate::error::{PromqlError, Result};
-use orrery_model::{Labels, LabelsBuilder, METRIC_NAME};
+use orrery_model::{Label, Labels, LabelsBuilder, METRIC_NAME};
 use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 use rustc_hash::FxHashMap;
 
@@ -182,23 +182,25 @@ fn matching(b: &BinaryExpr) -> (Vec<String>, bool) {
     }
 }
 
-/// The match-group signature of a series.
-fn signature(l: &Labels, names: &[String], on: bool) -> Labels {
+/// The match-group signature of a series: its matching labels, borrowed, in label
+/// order (building owned label sets per series cost more than the matching itself).
+type Sig<'l> = Vec<&'l Label>;
+
+fn signature<'l>(l: &'l Labels, names: &[String], on: bool) -> Sig<'l> {
     if on {
-        Labels::from_pairs(
-            l.iter()
-                .filter(|x| names.contains(&x.name))
-                .map(|x| (x.name.clone(), x.value.clone())),
-        )
+        l.iter().filter(|x| names.contains(&x.name)).collect()
     } else {
-        Labels::from_pairs(
-            l.iter()
-                .filter(|x| {
-                    x.name != METRIC_NAME && x.name != DROP_NAME_MARK && !names.contains(&x.name)
-                })
-                .map(|x| (x.name.clone(), x.value.clone())),
-        )
+        l.iter()
+            .filter(|x| {
+                x.name != METRIC_NAME && x.name != DROP_NAME_MARK && !names.contains(&x.name)
+            })
+            .collect()
     }
+}
+
+/// A signature as a label set, for messages.
+fn sig_labels(sig: &Sig<'_>) -> Labels {
+    Labels::from_sorted_unchecked(sig.iter().map(|&l| l.clone()).collect())
 }
 
 /// Prometheus's `labels.String()`: `{a="1", b="2"}` with every label, `__name__`
@@ -263,7 +265,7 @@ fn set_op(
     match op {
         Op::And | Op::Unless => {
             // Per step: which signatures the right side has.
-            let mut present: FxHashMap<Labels, Vec<bool>> = FxHashMap::default();
+            let mut present: FxHashMap<Sig<'_>, Vec<bool>> = FxHashMap::default();
             for s in &r {
                 let e = present
                     .entry(signature(&s.labels, &names, on))
@@ -291,7 +293,7 @@ fn set_op(
         _ => {
             // `or`: all of the left, plus right series at steps where no left series
             // of the same signature has a value.
-            let mut present: FxHashMap<Labels, Vec<bool>> = FxHashMap::default();
+            let mut present: FxHashMap<Sig<'_>, Vec<bool>> = FxHashMap::default();
             for s in &l {
                 let e = present
                     .entry(signature(&s.labels, &names, on))
@@ -300,7 +302,7 @@ fn set_op(
                     e[i] |= v.is_some();
                 }
             }
-            let mut out = l;
+            let mut rest = Vec::new();
             for mut s in r {
                 let p = present.get(&signature(&s.labels, &names, on));
                 let mut any = false;
@@ -311,9 +313,13 @@ fn set_op(
                     any |= v.is_some();
                 }
                 if any {
-                    out.push(s);
+                    rest.push(s);
                 }
             }
+            // `present` borrows the left side's labels until here.
+            drop(present);
+            let mut out = l;
+            out.extend(rest);
             out
         }
     }
@@ -339,11 +345,11 @@ fn vector_vector(
         VectorMatchCardinality::OneToMany(_) => (r, l, true),
         _ => (l, r, false),
     };
-    let one_sigs: Vec<Labels> = one
+    let one_sigs: Vec<Sig<'_>> = one
         .iter()
         .map(|s| signature(&s.labels, &names, on))
         .collect();
-    let mut by_sig: FxHashMap<&Labels, Vec<usize>> = FxHashMap::default();
+    let mut by_sig: FxHashMap<&Sig<'_>, Vec<usize>> = FxHashMap::default();
     for (i, sig) in one_sigs.iter().enumerate() {
         by_sig.entry(sig).or_default().push(i);
     }
@@ -364,7 +370,7 @@ fn vector_vector(
                 present.sort();
                 return Err(PromqlError::Execution(format!(
                     "found duplicate series for the match group {} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
-                    prom_labels_string(sig),
+                    prom_labels_string(&sig_labels(sig)),
                     prom_labels_string(present[0]),
                     prom_labels_string(present[1])
                 )));
@@ -376,7 +382,7 @@ fn vector_vector(
     let mut out_idx: FxHashMap<Labels, usize> = FxHashMap::default();
     // For one-to-one: which signature already matched at each step. Checked before
     // a comparison filters, as Prometheus does, so a filtered-away match still counts.
-    let mut matched_sig: FxHashMap<Labels, Vec<bool>> = FxHashMap::default();
+    let mut matched_sig: FxHashMap<Sig<'_>, Vec<bool>> = FxHashMap::default();
     let one_to_one = matches!(card, VectorMatchCardinality::OneToOne);
     // Result labels depend only on the matched pair, not the step: build them once.
     let mut pair_out: FxHashMap<(usize, usize), usize> = FxHashMap::default();
@@ -395,6 +401,7 @@ fn vector_vector(
         } else {
             None
         };
+        let mut last_pair: Option<(usize, usize)> = None;
         for i in 0..steps {
             let Some(mv) = m.values[i] else { continue };
             let Some(c) = cands.iter().copied().find(|&c| one[c].values[i].is_some()) else {
@@ -418,34 +425,40 @@ fn vector_vector(
             if !keep {
                 continue;
             }
-            let idx = match pair_out.get(&(mi, c)) {
-                Some(&k) => k,
-                None => {
-                    let labels = result_labels(
-                        &m.labels,
-                        &one[c].labels,
-                        op,
-                        &card,
-                        &names,
-                        on,
-                        &include,
-                        return_bool,
-                    );
-                    let k = match out_idx.get(&labels) {
-                        Some(&k) => k,
-                        None => {
-                            out.push(StepSeries {
-                                labels: labels.clone(),
-                                values: vec![None; steps],
-                            });
-                            out_idx.insert(labels, out.len() - 1);
-                            out.len() - 1
-                        }
-                    };
-                    pair_out.insert((mi, c), k);
-                    k
-                }
+            // A series usually matches the same partner at every step: remember the
+            // last pair instead of hashing it again.
+            let idx = match last_pair {
+                Some((lc, k)) if lc == c => k,
+                _ => match pair_out.get(&(mi, c)) {
+                    Some(&k) => k,
+                    None => {
+                        let labels = result_labels(
+                            &m.labels,
+                            &one[c].labels,
+                            op,
+                            &card,
+                            &names,
+                            on,
+                            &include,
+                            return_bool,
+                        );
+                        let k = match out_idx.get(&labels) {
+                            Some(&k) => k,
+                            None => {
+                                out.push(StepSeries {
+                                    labels: labels.clone(),
+                                    values: vec![None; steps],
+                                });
+                                out_idx.insert(labels, out.len() - 1);
+                                out.len() - 1
+                            }
+                        };
+                        pair_out.insert((mi, c), k);
+                        k
+                    }
+                },
             };
+            last_pair = Some((c, idx));
             if out[idx].values[i].is_some() {
                 return Err(PromqlError::Execution(
                     "multiple matches for labels: grouping labels must ensure unique matches"

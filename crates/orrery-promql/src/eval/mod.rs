@@ -315,11 +315,15 @@ pub(crate) fn drop_name(l: &Labels) -> Labels {
 /// [`drop_name`] on labels the caller no longer needs: the mark is inserted in place,
 /// without copying the other labels (this runs once per series of most results).
 pub(crate) fn drop_name_owned(l: Labels) -> Labels {
-    if l.get(METRIC_NAME).is_none() || l.get(DROP_NAME_MARK).is_some() {
+    // Labels are sorted by name: binary searches instead of scans.
+    let find = |name: &str| l.as_slice().binary_search_by(|x| x.name.as_str().cmp(name));
+    if find(METRIC_NAME).is_err() {
         return l;
     }
+    let Err(at) = find(DROP_NAME_MARK) else {
+        return l;
+    };
     let mut v = l.into_vec();
-    let at = v.partition_point(|x| x.name.as_str() < DROP_NAME_MARK);
     v.insert(at, Label::new(DROP_NAME_MARK, "1"));
     Labels::from_sorted_unchecked(v)
 }

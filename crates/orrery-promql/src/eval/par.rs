@@ -12,10 +12,17 @@
 /// Fewest items worth spreading over threads.
 pub(crate) const PARALLEL_MIN_ITEMS: usize = 64;
 
+/// Cores available to this process, asked once: `available_parallelism` reads the
+/// cgroup's CPU quota from files on every call.
+fn threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 /// `items.iter().map(f).collect()`, on up to one thread per core. A panic in `f`
 /// propagates to the caller as it would sequentially.
 pub(crate) fn map<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync) -> Vec<U> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = threads();
     if threads < 2 || items.len() < PARALLEL_MIN_ITEMS {
         return items.iter().map(f).collect();
     }

@@ -281,7 +281,10 @@ impl Block {
     /// concatenated in order, so the result is the same as a sequential read.
     pub fn select(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<Series>> {
         let ids = postings_for_matchers(&self.index, matchers);
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // Asked once: `available_parallelism` reads the cgroup's CPU quota from files.
+        static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let threads =
+            *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         if threads < 2 || ids.len() < SELECT_PARALLEL_MIN_SERIES {
             return self.select_ids(&ids, mint, maxt);
         }
