@@ -15,6 +15,7 @@
 use super::cache::{Lookup, ScrapeCache};
 use super::target::Target;
 use crate::config::ScrapeConfig;
+use crate::queue::MAX_PAYLOAD_LEN;
 use orrery_model::{Labels, MetricMetadata, Relabeler};
 use orrery_wire::exposition::{format_for_content_type, ParseLimits, Scanner, SCRAPE_ACCEPT};
 use orrery_wire::v1_append;
@@ -69,6 +70,8 @@ pub struct ScrapeLoop {
     synthetic: Vec<Vec<u8>>,
     /// Size of the last scrape's remote-write body, to allocate the next one once.
     last_len: usize,
+    /// Largest remote-write body (uncompressed) one scrape may make: [`MAX_BODY`].
+    max_body: usize,
     /// Metadata already sent, by family.
     sent_metadata: FxHashMap<String, MetricMetadata>,
     /// Shared with the targets API.
@@ -81,6 +84,16 @@ fn now_ms() -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
+
+/// Largest uncompressed remote-write body one scrape may make: the queue's largest
+/// record (its compressed form must fit in one), and never near the 4 GiB snappy
+/// cannot compress (it would panic). A target can exceed it with no sample_limit and no
+/// body_size_limit (a body of short lines with long target labels grows most).
+pub const MAX_BODY: usize = if MAX_PAYLOAD_LEN < 1 << 30 {
+    MAX_PAYLOAD_LEN
+} else {
+    1 << 30
+};
 
 /// The synthetic series every scrape adds, as Prometheus names them.
 const SYNTHETIC: [&str; 5] = [
@@ -100,6 +113,7 @@ impl ScrapeLoop {
             cache: ScrapeCache::new(),
             synthetic: Vec::new(),
             last_len: 0,
+            max_body: MAX_BODY,
             sent_metadata: FxHashMap::default(),
             health: Arc::new(Mutex::new(Health {
                 health: "unknown",
@@ -149,7 +163,9 @@ impl ScrapeLoop {
         if body.is_empty() {
             return;
         }
-        let body = v1_append::compress_v1(&body);
+        let Some(body) = compress(&body, &self.target.url) else {
+            return;
+        };
         if let Err(e) = self.job.sink.push(self.target.hash, body) {
             tracing::error!(target = %self.target.url, error = %e, "could not queue stale markers");
         }
@@ -198,14 +214,12 @@ impl ScrapeLoop {
             v1_append::append_metadata(&mut body, m);
         }
         self.last_len = body.len();
-        match self
-            .job
-            .sink
-            .push(self.target.hash, v1_append::compress_v1(&body))
-        {
-            Ok(()) => self.note_metadata(&metadata),
-            Err(e) => {
-                tracing::error!(target = %self.target.url, error = %e, "could not queue scrape results")
+        if let Some(compressed) = compress(&body, &self.target.url) {
+            match self.job.sink.push(self.target.hash, compressed) {
+                Ok(()) => self.note_metadata(&metadata),
+                Err(e) => {
+                    tracing::error!(target = %self.target.url, error = %e, "could not queue scrape results")
+                }
             }
         }
         let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
@@ -299,6 +313,7 @@ impl ScrapeLoop {
         let honor_timestamps = sc.honor_timestamps;
         let track_timestamps_staleness = sc.track_timestamps_staleness;
         let sample_limit = sc.sample_limit;
+        let max_body = self.max_body;
         let mut scan =
             Scanner::new(body, format_for_content_type(ct), &limits).map_err(|e| e.to_string())?;
         self.cache.begin();
@@ -343,8 +358,22 @@ impl ScrapeLoop {
                 _ => ts,
             };
             v1_append::append_series(out, self.cache.encoded(slot), t, s.value);
+            // One compare per sample; stopping here also bounds the memory a hostile
+            // target can make the agent spend on the body.
+            if out.len() > max_body {
+                return Err(body_too_large(max_body, post));
+            }
         }
         let metadata = scan.finish().map_err(|e| e.to_string())?;
+        // Metadata is written after the series; HELP texts are as long as the target
+        // makes them.
+        let metadata_len: usize = metadata
+            .iter()
+            .map(|m| m.metric_family.len() + m.help.len() + m.unit.len() + 32)
+            .sum();
+        if out.len().saturating_add(metadata_len) > max_body {
+            return Err(body_too_large(max_body, post));
+        }
         if let Some(e) = duplicate {
             return Err(e);
         }
@@ -460,6 +489,13 @@ impl ScrapeLoop {
         b.build()
     }
 
+    /// Lowers the bound on one scrape's remote-write body, so tests need not build
+    /// 64 MiB bodies.
+    #[cfg(test)]
+    pub(super) fn set_max_body(&mut self, n: usize) {
+        self.max_body = n;
+    }
+
     /// Series labeled by the last scrape (cache misses), dropped ones included.
     #[cfg(test)]
     pub(super) fn cache_misses(&self) -> usize {
@@ -473,6 +509,31 @@ impl ScrapeLoop {
                 .insert(m.metric_family.clone(), m.clone());
         }
     }
+}
+
+/// Snappy-compresses a body, or logs and gives up if it is beyond what snappy can take
+/// (compressing would panic). `process` keeps a scrape's body under [`MAX_BODY`] and
+/// stale markers are bounded by an earlier body, so this only guards against a bug.
+fn compress(body: &[u8], target: &str) -> Option<Vec<u8>> {
+    // Well under snappy's 2^32 - 1 byte input limit.
+    const SNAPPY_SAFE: usize = 1 << 31;
+    if body.len() > SNAPPY_SAFE {
+        tracing::error!(
+            target,
+            bytes = body.len(),
+            "remote-write body too large to compress; dropped"
+        );
+        return None;
+    }
+    Some(v1_append::compress_v1(body))
+}
+
+fn body_too_large(max: usize, samples: usize) -> String {
+    format!(
+        "remote-write body too large: over {max} bytes uncompressed (the agent's limit for \
+         one scrape, the queue's largest record) after {samples} samples; set sample_limit \
+         or body_size_limit for this job"
+    )
 }
 
 /// Prometheus's `verifyLabelLimits`, with its messages (which name the setting),

@@ -493,3 +493,39 @@ async fn label_limits_apply_to_the_final_labels_not_the_scraped_ones() {
     let (health, err) = outcome(long_scraped, b"a{a_long_name=\"1\"} 1\n").await;
     assert_eq!(health, "up", "{err}");
 }
+
+#[tokio::test]
+async fn a_scrape_whose_remote_write_body_is_too_large_fails_instead_of_panicking() {
+    let many: String = (0..200).map(|i| format!("s{i} {i}\n")).collect();
+    let body = Arc::new(StdMutex::new(b"a 1\n".to_vec()));
+    let addr = target(body.clone()).await;
+    let rec = Arc::new(Recorder::default());
+    let mut lp = ScrapeLoop::new(job("", rec.clone()), tgt(&addr));
+    // The real bound is the queue's record limit (64 MiB); a small one stands in.
+    lp.set_max_body(4096);
+    lp.scrape_once(1000).await;
+    assert_eq!(lp.health.lock().unwrap().health, "up");
+    *body.lock().unwrap() = many.into_bytes();
+    lp.scrape_once(2000).await;
+    let h = lp.health.lock().unwrap().clone();
+    assert_eq!(h.health, "down");
+    assert!(
+        h.last_error.contains("4096 bytes")
+            && h.last_error.contains("sample_limit")
+            && h.last_error.contains("body_size_limit"),
+        "{}",
+        h.last_error
+    );
+    let r = rec.0.lock().unwrap()[1].clone();
+    assert_eq!(value(&r, "up"), 0.0);
+    assert!(is_stale_nan(value(&r, "a")), "the previous series go stale");
+    assert!(
+        find(&r, "s1").is_empty(),
+        "nothing of the refused scrape is sent"
+    );
+    // Huge HELP texts count too.
+    let help = format!("# HELP a {}\na 1\n", "h".repeat(8192));
+    *body.lock().unwrap() = help.into_bytes();
+    lp.scrape_once(3000).await;
+    assert_eq!(lp.health.lock().unwrap().health, "down");
+}
