@@ -202,7 +202,12 @@ impl ScrapeCache {
         if let Some(&s) = self.by_labels.get(&enc[..]) {
             return s;
         }
-        let enc: Arc<[u8]> = enc.into();
+        self.added += 1;
+        self.new_slot(enc.into())
+    }
+
+    /// A new slot for these encoded labels.
+    fn new_slot(&mut self, enc: Arc<[u8]>) -> u32 {
         let series = Series {
             labels: enc.clone(),
             seen: 0,
@@ -220,7 +225,6 @@ impl ScrapeCache {
             }
         };
         self.by_labels.insert(enc, s);
-        self.added += 1;
         s
     }
 
@@ -321,6 +325,38 @@ impl ScrapeCache {
         }
         self.series = packed;
         self.free = Vec::new();
+    }
+
+    /// Prepares the cache of a loop stopped by a configuration reload for the target's
+    /// new loop: only the series the old loop sent last (live) are kept, as slots
+    /// without raw entries. The new rules may label a text differently, so every text
+    /// is labeled again; one that labels to a kept series finds its slot (not added,
+    /// not stale), and kept series the new loop does not produce go stale at its first
+    /// commit. This is Prometheus's reuse of the old scrape cache on reload, made safe
+    /// for rules that changed.
+    pub(super) fn rebase(&mut self) {
+        self.raw = HashMap::with_hasher(self.raw.hasher().clone());
+        for (i, slot) in self.series.iter_mut().enumerate() {
+            if slot.as_ref().is_some_and(|s| !s.live) {
+                if let Some(s) = slot.take() {
+                    self.by_labels.remove(&s.labels[..]);
+                }
+                self.free.push(i as u32);
+            }
+        }
+    }
+
+    /// Records a series sent before under these encoded labels but not written through
+    /// the cache (a synthetic series whose labels a reload changed), so that it goes
+    /// stale like any series the next scrape does not produce.
+    pub(super) fn add_live(&mut self, encoded: &[u8]) {
+        let s = match self.by_labels.get(encoded) {
+            Some(&s) => s,
+            None => self.new_slot(encoded.into()),
+        };
+        if let Some(Some(s)) = self.series.get_mut(s as usize) {
+            s.live = true;
+        }
     }
 
     /// Ends a failed scrape, or the target: every series the last successful scrape

@@ -2,8 +2,12 @@
 //! scrape loop running per active target.
 //!
 //! Concurrency contract: the manager is owned by one task (the agent's update loop);
-//! each scrape loop is its own tokio task, stopped through a watch channel, after which
-//! it queues stale markers for its series.
+//! each scrape loop is its own tokio task, steered through a channel ([`run::Control`]).
+//! A loop stopped because its target is gone (or the agent stops) queues stale markers
+//! for its series and report series. A loop stopped by a configuration reload does not:
+//! as Prometheus's `scrapePool.reload`, it hands its state to the target's new loop once
+//! discovery shows the target again, and only marks its series stale if that does not
+//! happen within a little over two intervals (the target is gone after the reload).
 
 mod cache;
 mod run;
@@ -12,6 +16,9 @@ mod target;
 #[cfg(test)]
 mod tests;
 
+use run::Control;
+#[cfg(test)]
+use run::SYNTHETIC;
 pub use run::{Health, JobContext, ScrapeLoop, Sink};
 pub use target::{fmt_duration, populate, Populated, Target};
 
@@ -19,13 +26,13 @@ use crate::discovery::{LabelSet, TargetGroup, Update};
 use orrery_model::Relabeler;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 struct Running {
     target: Target,
     health: Arc<Mutex<Health>>,
-    stop: watch::Sender<bool>,
+    ctl: mpsc::UnboundedSender<Control>,
     handle: JoinHandle<()>,
 }
 
@@ -34,6 +41,9 @@ struct JobState {
     relabel: Relabeler,
     groups: BTreeMap<String, TargetGroup>,
     loops: HashMap<u64, Running>,
+    /// Loops a reload stopped, by target, until the target's new loop takes their
+    /// state or they give up and mark their series stale.
+    retiring: HashMap<u64, Running>,
     dropped: Vec<LabelSet>,
 }
 
@@ -69,12 +79,23 @@ impl ScrapeManager {
         Self::default()
     }
 
-    /// Adds a job (or replaces one, stopping its loops). Its groups start empty.
+    /// Adds a job, or replaces one (a reload): its loops stop scraping and wait to
+    /// hand over to the new loops of the targets that continue. Its groups start empty.
     pub fn set_job(&mut self, ctx: Arc<JobContext>) -> Result<(), String> {
         let relabel = Relabeler::new(&ctx.sc.relabel_configs).map_err(|e| e.to_string())?;
         let name = ctx.sc.job_name.clone();
+        let mut retiring = HashMap::new();
         if let Some(old) = self.jobs.remove(&name) {
-            stop_loops(old.loops.into_values());
+            // Still waiting from an earlier reload: they keep waiting.
+            retiring = old.retiring;
+            for (h, r) in old.loops {
+                let _ = r.ctl.send(Control::Reload);
+                // A target has one loop: a newer one replaces an older one still
+                // waiting, which then ends as a gone target.
+                if let Some(older) = retiring.insert(h, r) {
+                    let _ = older.ctl.send(Control::Stop);
+                }
+            }
         }
         self.jobs.insert(
             name,
@@ -83,6 +104,7 @@ impl ScrapeManager {
                 relabel,
                 groups: BTreeMap::new(),
                 loops: HashMap::new(),
+                retiring,
                 dropped: Vec::new(),
             },
         );
@@ -97,7 +119,7 @@ impl ScrapeManager {
     /// Stops and removes a job.
     pub fn remove_job(&mut self, name: &str) {
         if let Some(old) = self.jobs.remove(name) {
-            stop_loops(old.loops.into_values());
+            stop_loops(old.loops.into_values().chain(old.retiring.into_values()));
         }
     }
 
@@ -132,20 +154,29 @@ impl ScrapeManager {
             .copied()
             .collect();
         stop_loops(gone.into_iter().filter_map(|h| st.loops.remove(&h)));
+        // Those that gave up already have nothing left to hand over.
+        st.retiring.retain(|_, r| !r.handle.is_finished());
         for (h, t) in wanted {
             if st.loops.contains_key(&h) {
                 continue;
             }
+            // The target continues after a reload: its new loop takes the old one's
+            // state, so neither marks anything stale for the change.
+            let inherit = st.retiring.remove(&h).map(|old| {
+                let (tx, rx) = oneshot::channel();
+                let _ = old.ctl.send(Control::HandOver(tx));
+                rx
+            });
             let lp = ScrapeLoop::new(st.ctx.clone(), t.clone());
             let health = lp.health.clone();
-            let (stop, rx) = watch::channel(false);
-            let handle = tokio::spawn(lp.run(rx));
+            let (ctl, rx) = mpsc::unbounded_channel();
+            let handle = tokio::spawn(lp.run(rx, inherit));
             st.loops.insert(
                 h,
                 Running {
                     target: t,
                     health,
-                    stop,
+                    ctl,
                     handle,
                 },
             );
@@ -176,8 +207,8 @@ impl ScrapeManager {
     pub async fn stop_all(&mut self) {
         let mut handles = Vec::new();
         for (_, st) in std::mem::take(&mut self.jobs) {
-            for r in st.loops.into_values() {
-                let _ = r.stop.send(true);
+            for r in st.loops.into_values().chain(st.retiring.into_values()) {
+                let _ = r.ctl.send(Control::Stop);
                 handles.push(r.handle);
             }
         }
@@ -195,6 +226,6 @@ static GLOBAL_UNUSED: std::sync::LazyLock<crate::config::GlobalConfig> =
 fn stop_loops(loops: impl Iterator<Item = Running>) {
     for r in loops {
         // The loop marks its series stale and exits by itself.
-        let _ = r.stop.send(true);
+        let _ = r.ctl.send(Control::Stop);
     }
 }

@@ -6,7 +6,9 @@
 //! then `metric_relabel_configs` run, then external labels fill in what is missing and
 //! `cluster` is set last, so nothing can override it. A series seen in the previous
 //! scrape but not in this one gets a stale marker; a failed scrape or a removed target
-//! marks every previous series stale.
+//! marks every previous series stale, and a removed target its report series (`up`...)
+//! too. A loop stopped by a configuration reload hands its state to the target's new
+//! loop instead (see [`ScrapeLoop::run`]).
 //!
 //! Labeling is done once per series, not once per sample: the [`ScrapeCache`] keeps
 //! each series' final labels, encoded, under its text as scraped, and the scrape's
@@ -16,12 +18,14 @@ use super::cache::{Lookup, ScrapeCache};
 use super::target::Target;
 use crate::config::ScrapeConfig;
 use crate::queue::MAX_PAYLOAD_LEN;
-use orrery_model::{Labels, MetricMetadata, Relabeler};
+use orrery_model::{Labels, MetricMetadata, Relabeler, STALE_NAN};
 use orrery_wire::exposition::{format_for_content_type, ParseLimits, Scanner, SCRAPE_ACCEPT};
 use orrery_wire::v1_append;
 use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Interval;
 
 /// Where scrape results go: the agent's delivery in production, a recorder in tests.
 pub trait Sink: Send + Sync {
@@ -43,6 +47,25 @@ pub struct Health {
     pub last_duration: Duration,
     /// Samples in the last scrape after relabeling.
     pub last_samples: usize,
+}
+
+/// How the manager steers a running loop.
+pub(super) enum Control {
+    /// The target is gone, or the agent stops: mark its series stale now.
+    Stop,
+    /// A configuration reload restarted the job: stop scraping and wait for the
+    /// target's new loop to ask for the state (see [`ScrapeLoop::run`]).
+    Reload,
+    /// The target continues after the reload: send the state to its new loop.
+    HandOver(oneshot::Sender<Inheritance>),
+}
+
+/// What a loop stopped by a reload passes to the target's new loop.
+pub(super) struct Inheritance {
+    cache: ScrapeCache,
+    /// The old loop's encoded report series labels.
+    synthetic: Vec<Vec<u8>>,
+    reported: bool,
 }
 
 /// Everything a loop needs that is shared by the job's targets.
@@ -68,6 +91,8 @@ pub struct ScrapeLoop {
     cache: ScrapeCache,
     /// Encoded labels of `up` and the other synthetic series, in `SYNTHETIC` order.
     synthetic: Vec<Vec<u8>>,
+    /// Whether the report series were written (and not marked stale since).
+    reported: bool,
     /// Size of the last scrape's remote-write body, to allocate the next one once.
     last_len: usize,
     /// Largest remote-write body (uncompressed) one scrape may make: [`MAX_BODY`].
@@ -96,7 +121,7 @@ pub const MAX_BODY: usize = if MAX_PAYLOAD_LEN < 1 << 30 {
 };
 
 /// The synthetic series every scrape adds, as Prometheus names them.
-const SYNTHETIC: [&str; 5] = [
+pub(super) const SYNTHETIC: [&str; 5] = [
     "up",
     "scrape_duration_seconds",
     "scrape_samples_scraped",
@@ -112,6 +137,7 @@ impl ScrapeLoop {
             target,
             cache: ScrapeCache::new(),
             synthetic: Vec::new(),
+            reported: false,
             last_len: 0,
             max_body: MAX_BODY,
             sent_metadata: FxHashMap::default(),
@@ -132,34 +158,114 @@ impl ScrapeLoop {
         lp
     }
 
-    /// Runs until `stop` fires, then marks the target's series stale.
-    pub async fn run(mut self, mut stop: tokio::sync::watch::Receiver<bool>) {
+    /// Runs until the manager says otherwise (see [`Control`]); `inherit` is the state
+    /// of the target's loop that a configuration reload stopped, if there was one.
+    pub(super) async fn run(
+        mut self,
+        mut ctl: mpsc::UnboundedReceiver<Control>,
+        inherit: Option<oneshot::Receiver<Inheritance>>,
+    ) {
+        // The old loop hands over as soon as it is out of its last scrape; taking its
+        // state first means a stop at any point below marks the right series stale.
+        if let Some(rx) = inherit {
+            if let Ok(old) = rx.await {
+                self.adopt(old);
+            }
+        }
         // Spread targets over the interval, deterministically per target.
         let iv = self.target.interval;
         let offset = Duration::from_millis(self.target.hash % (iv.as_millis().max(1) as u64));
         let phase = now_ms().rem_euclid(iv.as_millis().max(1) as i64) as u64;
         let wait = (offset.as_millis() as u64 + iv.as_millis() as u64 - phase)
             % (iv.as_millis().max(1) as u64);
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
-            _ = stop.changed() => { return; }
-        }
+        let early = tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(wait)) => None,
+            c = ctl.recv() => Some(c),
+        };
         let mut tick = tokio::time::interval(iv);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = stop.changed() => break,
-            }
-            self.scrape_once(now_ms()).await;
+        let reload = match early {
+            Some(c) => matches!(c, Some(Control::Reload)),
+            None => loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    c = ctl.recv() => break matches!(c, Some(Control::Reload)),
+                }
+                self.scrape_once(now_ms()).await;
+            },
+        };
+        if reload {
+            self.retire(ctl, tick).await;
+        } else {
+            self.mark_all_stale(now_ms());
         }
-        self.mark_all_stale(now_ms());
     }
 
-    /// Emits stale markers for every series of the last successful scrape.
+    /// After a reload stopped this loop: as Prometheus (`scrapePool.reload` disables
+    /// the old loop's end-of-run stale markers and gives its cache to the new loop),
+    /// the state goes to the target's new loop if the target continues in the new
+    /// configuration. If no new loop asks for it by a little over two intervals, when
+    /// Prometheus's end-of-run markers would be written, the target is gone and its
+    /// series get stale markers timed at the first scrape that did not happen.
+    async fn retire(mut self, mut ctl: mpsc::UnboundedReceiver<Control>, mut tick: Interval) {
+        let iv = self.target.interval;
+        let grace = tokio::time::sleep(iv * 2 + iv / 10);
+        tokio::pin!(grace);
+        let mut stale_at = None;
+        loop {
+            tokio::select! {
+                _ = tick.tick(), if stale_at.is_none() => stale_at = Some(now_ms()),
+                _ = &mut grace => break,
+                c = ctl.recv() => match c {
+                    Some(Control::Reload) => {}
+                    Some(Control::HandOver(tx)) => {
+                        let old = Inheritance {
+                            cache: std::mem::replace(&mut self.cache, ScrapeCache::new()),
+                            synthetic: std::mem::take(&mut self.synthetic),
+                            reported: self.reported,
+                        };
+                        match tx.send(old) {
+                            Ok(()) => return,
+                            // The new loop is gone already: the series are ours to end.
+                            Err(old) => {
+                                self.cache = old.cache;
+                                self.synthetic = old.synthetic;
+                                break;
+                            }
+                        }
+                    }
+                    Some(Control::Stop) | None => break,
+                },
+            }
+        }
+        self.mark_all_stale(stale_at.unwrap_or_else(now_ms));
+    }
+
+    /// Takes over from the loop a reload stopped: its series, and its report series
+    /// if their labels changed (external labels did), so that they go stale.
+    fn adopt(&mut self, mut old: Inheritance) {
+        old.cache.rebase();
+        for enc in &old.synthetic {
+            if !self.synthetic.contains(enc) {
+                old.cache.add_live(enc);
+            }
+        }
+        self.cache = old.cache;
+        self.reported = old.reported;
+    }
+
+    /// End of run (the target is gone or the agent stops): stale markers for every
+    /// series the last successful scrape sent and, as Prometheus's `reportStale`, for
+    /// the report series (`up` and the others) if any scrape wrote them.
     pub fn mark_all_stale(&mut self, ts: i64) {
         let mut body = Vec::new();
         self.cache.fail(ts, &mut body);
+        if self.reported {
+            for labels in &self.synthetic {
+                v1_append::append_series(&mut body, labels, ts, STALE_NAN);
+            }
+            self.reported = false;
+        }
         if body.is_empty() {
             return;
         }
@@ -210,6 +316,7 @@ impl ScrapeLoop {
         for (labels, v) in self.synthetic.iter().zip(values) {
             v1_append::append_series(&mut body, labels, ts, v);
         }
+        self.reported = true;
         for m in &metadata {
             v1_append::append_metadata(&mut body, m);
         }

@@ -529,3 +529,152 @@ async fn a_scrape_whose_remote_write_body_is_too_large_fails_instead_of_panickin
     lp.scrape_once(3000).await;
     assert_eq!(lp.health.lock().unwrap().health, "down");
 }
+
+/// A discovered group with one target, `env` label given.
+fn group_of(addr: &str, env: &str) -> crate::discovery::TargetGroup {
+    crate::discovery::TargetGroup {
+        source: "s".into(),
+        targets: vec![crate::discovery::LabelSet::from([(
+            "__address__".to_string(),
+            addr.to_string(),
+        )])],
+        labels: crate::discovery::LabelSet::from([("env".to_string(), env.to_string())]),
+    }
+}
+
+/// Every recorded sample of series `name` as (stale, timestamp), in order.
+fn samples_of(rec: &Recorder, name: &str) -> Vec<(bool, i64)> {
+    rec.0
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|r| find(r, name))
+        .map(|t| (is_stale_nan(t.samples[0].v), t.samples[0].t))
+        .collect()
+}
+
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_target_that_goes_away_marks_its_report_series_stale_too() {
+    let body = Arc::new(StdMutex::new(b"a 1\n".to_vec()));
+    let addr = target(body.clone()).await;
+    let rec = Arc::new(Recorder::default());
+    let mut m = ScrapeManager::new();
+    m.set_job(job("", rec.clone())).unwrap();
+    let ups = |rec: &Recorder| samples_of(rec, "up");
+    // Discovery drops the target.
+    m.update("app", vec![group_of(&addr, "blue")]);
+    wait_until("a scrape", || !ups(&rec).is_empty()).await;
+    m.update(
+        "app",
+        vec![crate::discovery::TargetGroup {
+            source: "s".into(),
+            targets: vec![],
+            labels: Default::default(),
+        }],
+    );
+    wait_until("stale up", || ups(&rec).iter().any(|u| u.0)).await;
+    for name in SYNTHETIC.iter().chain(&["a"]) {
+        let s = samples_of(&rec, name);
+        assert!(s.last().is_some_and(|l| l.0), "{name} ends stale: {s:?}");
+    }
+    // The agent stops.
+    let rec = Arc::new(Recorder::default());
+    let mut m = ScrapeManager::new();
+    m.set_job(job("", rec.clone())).unwrap();
+    m.update("app", vec![group_of(&addr, "blue")]);
+    wait_until("a scrape", || !ups(&rec).is_empty()).await;
+    m.stop_all().await;
+    for name in SYNTHETIC.iter().chain(&["a"]) {
+        let s = samples_of(&rec, name);
+        assert!(s.last().is_some_and(|l| l.0), "{name} ends stale: {s:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_reload_hands_a_continuing_target_over_without_stale_markers() {
+    let body = Arc::new(StdMutex::new(b"a 1\nb 2\n".to_vec()));
+    let addr = target(body.clone()).await;
+    let rec = Arc::new(Recorder::default());
+    let mut m = ScrapeManager::new();
+    m.set_job(job("", rec.clone())).unwrap();
+    m.update("app", vec![group_of(&addr, "blue")]);
+    wait_until("a scrape", || !samples_of(&rec, "up").is_empty()).await;
+    // A reload changes the job (metric relabeling now drops `b`); discovery sends the
+    // same target again.
+    let drop_b = "    metric_relabel_configs:\n      - {source_labels: [__name__], regex: b, action: drop}\n";
+    m.set_job(job(drop_b, rec.clone())).unwrap();
+    m.update("app", vec![group_of(&addr, "blue")]);
+    let before = samples_of(&rec, "up").len();
+    wait_until("two scrapes by the new loop", || {
+        samples_of(&rec, "up").len() >= before + 2
+    })
+    .await;
+    m.stop_all().await;
+    let ups = samples_of(&rec, "up");
+    let a = samples_of(&rec, "a");
+    // Only the final stop marks anything of the continuing target stale.
+    assert!(ups[..ups.len() - 1].iter().all(|u| !u.0), "{ups:?}");
+    assert!(a[..a.len() - 1].iter().all(|s| !s.0), "{a:?}");
+    // `b`, which the new rules drop, goes stale once the new loop has scraped, as it
+    // would if the old loop's cache carried on (Prometheus reuses it on reload).
+    let b = samples_of(&rec, "b");
+    assert!(b.last().is_some_and(|l| l.0), "{b:?}");
+    assert_eq!(b.iter().filter(|s| s.0).count(), 1, "{b:?}");
+    // Only the new loop's first scrape counts no new series: `a` was known.
+    let added: Vec<f64> = rec
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|r| find(r, "scrape_series_added"))
+        .filter(|t| !is_stale_nan(t.samples[0].v))
+        .map(|t| t.samples[0].v)
+        .collect();
+    assert_eq!(added[0], 2.0);
+    assert!(added[1..].iter().all(|&v| v == 0.0), "{added:?}");
+}
+
+#[tokio::test]
+async fn a_target_gone_after_a_reload_still_gets_its_stale_markers() {
+    let body = Arc::new(StdMutex::new(b"a 1\n".to_vec()));
+    let addr = target(body.clone()).await;
+    let rec = Arc::new(Recorder::default());
+    let mut m = ScrapeManager::new();
+    m.set_job(job("", rec.clone())).unwrap();
+    m.update("app", vec![group_of(&addr, "blue")]);
+    wait_until("a scrape", || !samples_of(&rec, "up").is_empty()).await;
+    // After the reload discovery finds another target (env changed: a new identity).
+    m.set_job(job("", rec.clone())).unwrap();
+    m.update("app", vec![group_of(&addr, "green")]);
+    let blue_up_stale = |rec: &Recorder| {
+        rec.0.lock().unwrap().iter().any(|r| {
+            find(r, "up")
+                .iter()
+                .any(|t| t.labels.get("env") == Some("blue") && is_stale_nan(t.samples[0].v))
+        })
+    };
+    // Like Prometheus's end-of-run staleness, a little over two intervals later.
+    wait_until("blue's stale markers", || blue_up_stale(&rec)).await;
+    let blue_a: Vec<bool> = rec
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|r| find(r, "a"))
+        .filter(|t| t.labels.get("env") == Some("blue"))
+        .map(|t| is_stale_nan(t.samples[0].v))
+        .collect();
+    assert_eq!(blue_a.last(), Some(&true), "{blue_a:?}");
+    m.stop_all().await;
+}
