@@ -2,7 +2,10 @@
 //! with Prometheus's vector matching (`on`/`ignoring`, `group_left`/`group_right`) and
 //! its errors for ambiguous matches.
 
-use super::{dedupe, drop_name, name_dropped, Evaluator, StepSeries, Val, DROP_NAME_MARK};
+use super::{
+    dedupe, drop_name, drop_name_owned, name_dropped, par, Evaluator, StepSeries, Val,
+    DROP_NAME_MARK,
+};
 use crate::error::{PromqlError, Result};
 use orrery_model::{Label, Labels, LabelsBuilder, METRIC_NAME};
 use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
@@ -139,13 +142,13 @@ impl Evaluator<'_> {
 
 fn vector_scalar(
     op: Op,
-    v: Vec<StepSeries>,
+    mut v: Vec<StepSeries>,
     s: &[f64],
     swap: bool,
     return_bool: bool,
 ) -> Result<Vec<StepSeries>> {
-    let mut out = Vec::with_capacity(v.len());
-    for mut series in v {
+    // Every series on its own, spread over cores (see `par`).
+    let kept = par::map_mut(&mut v, |series| {
         let mut any = false;
         for (i, slot) in series.values.iter_mut().enumerate() {
             let Some(x) = *slot else { continue };
@@ -162,9 +165,13 @@ fn vector_scalar(
             *slot = keep.then_some(val);
             any |= keep;
         }
+        any
+    });
+    let mut out = Vec::with_capacity(v.len());
+    for (mut series, any) in v.into_iter().zip(kept) {
         if any {
             if op.drops_name() || return_bool {
-                series.labels = drop_name(&series.labels);
+                series.labels = drop_name_owned(std::mem::take(&mut series.labels));
             }
             out.push(series);
         }

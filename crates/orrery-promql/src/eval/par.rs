@@ -47,6 +47,33 @@ pub(crate) fn map<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync) -> 
     })
 }
 
+/// `f(item)` for every item, changing it in place, on up to one thread per core;
+/// returns what `f` returned, in item order.
+pub(crate) fn map_mut<T: Send, U: Send>(items: &mut [T], f: impl Fn(&mut T) -> U + Sync) -> Vec<U> {
+    let threads = threads();
+    if threads < 2 || items.len() < PARALLEL_MIN_ITEMS {
+        return items.iter_mut().map(f).collect();
+    }
+    let (n, per) = (items.len(), items.len().div_ceil(threads));
+    let f = &f;
+    std::thread::scope(|scope| {
+        let mut runs = items.chunks_mut(per);
+        let first = runs.next().unwrap_or(&mut []);
+        let handles: Vec<_> = runs
+            .map(|run| scope.spawn(move || run.iter_mut().map(f).collect::<Vec<U>>()))
+            .collect();
+        let mut out: Vec<U> = Vec::with_capacity(n);
+        out.extend(first.iter_mut().map(f));
+        for h in handles {
+            match h.join() {
+                Ok(part) => out.extend(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -56,6 +83,13 @@ mod tests {
             let got = super::map(&items, |&i| i * 3);
             let want: Vec<usize> = items.iter().map(|&i| i * 3).collect();
             assert_eq!(got, want, "n = {n}");
+            let mut items = items;
+            let odd = super::map_mut(&mut items, |i| {
+                *i += 1;
+                *i % 2 == 1
+            });
+            assert_eq!(items, (1..=n).collect::<Vec<usize>>(), "n = {n}");
+            assert_eq!(odd, items.iter().map(|i| i % 2 == 1).collect::<Vec<_>>());
         }
     }
 }
