@@ -98,37 +98,68 @@ fn utf8(b: &[u8]) -> Option<&str> {
     simdutf8::basic::from_utf8(b).ok()
 }
 
-/// The longest prefix of `buf` that is valid UTF-8, as a `str`.
+/// A run of `buf` known to be valid UTF-8, as a `str`.
 ///
 /// A series' labels come first in its message and are short: checking each name and
 /// value on its own (about 20 strings below 64 bytes, where simdutf8 falls back to a
 /// scalar check) cost a tenth of ingest CPU. One SIMD pass over the whole run of label
-/// fields (their tags and lengths are ASCII too) covers them all; [`Utf8Prefix::str`]
+/// fields (their tags and lengths are ASCII too) covers them all; [`Utf8Run::str`]
 /// then only checks that a string lies inside it on character boundaries.
-struct Utf8Prefix<'a> {
+///
+/// A label message of 128 bytes or more has a two-byte length, which is not UTF-8 and
+/// ends the run. A string past the end of the run starts a new run at that string (one
+/// more SIMD pass to the next such byte), instead of falling back to a scalar check of
+/// every later string.
+struct Utf8Run<'a> {
     buf: &'a [u8],
+    /// Offset of `valid` in `buf`.
+    start: usize,
     valid: &'a str,
 }
 
-impl<'a> Utf8Prefix<'a> {
+impl<'a> Utf8Run<'a> {
     fn new(buf: &'a [u8]) -> Self {
-        let n = match simdutf8::compat::from_utf8(buf) {
-            Ok(_) => buf.len(),
-            Err(e) => e.valid_up_to(),
+        let mut r = Utf8Run {
+            buf,
+            start: 0,
+            valid: "",
         };
-        // Valid by the check above, so this cannot fail; an empty prefix if it did.
-        let valid = simdutf8::basic::from_utf8(&buf[..n]).unwrap_or("");
-        Utf8Prefix { buf, valid }
+        r.restart(0);
+        r
+    }
+
+    /// Makes the run the longest valid UTF-8 prefix of `buf[start..]`.
+    fn restart(&mut self, start: usize) {
+        let rest = self.buf.get(start..).unwrap_or_default();
+        self.start = start;
+        self.valid = match simdutf8::compat::from_utf8(rest) {
+            Ok(s) => s,
+            // Valid by the check above, so this cannot fail; an empty run if it did.
+            Err(e) => std::str::from_utf8(&rest[..e.valid_up_to()]).unwrap_or(""),
+        };
     }
 
     /// `b` (a subslice of the buffer) as a `str`, if it is valid UTF-8.
-    fn str(&self, b: &'a [u8]) -> Option<&'a str> {
-        let start = (b.as_ptr() as usize).wrapping_sub(self.buf.as_ptr() as usize);
-        start
-            .checked_add(b.len())
-            .and_then(|end| self.valid.get(start..end))
-            // Not inside the prefix (or not a subslice): check it on its own.
-            .or_else(|| utf8(b))
+    fn str(&mut self, b: &'a [u8]) -> Option<&'a str> {
+        let at = (b.as_ptr() as usize).wrapping_sub(self.buf.as_ptr() as usize);
+        let end = at.checked_add(b.len())?;
+        if end > self.buf.len() {
+            // Not a subslice (cannot happen): check it on its own.
+            return utf8(b);
+        }
+        if let Some(s) = at
+            .checked_sub(self.start)
+            .and_then(|i| self.valid.get(i..i + b.len()))
+        {
+            return Some(s);
+        }
+        if at > self.start {
+            self.restart(at);
+            if let Some(s) = self.valid.get(..b.len()) {
+                return Some(s);
+            }
+        }
+        utf8(b)
     }
 }
 
@@ -164,13 +195,13 @@ fn series<'a>(buf: &'a [u8], limits: &Limits, out: &mut FastDecoded<'a>) -> Opti
     let l0 = b.label_pairs.len();
     let s0 = b.samples.len();
     let mut n_labels = 0usize;
-    let text = Utf8Prefix::new(buf);
+    let mut text = Utf8Run::new(buf);
     let mut pb = Pb::new(buf);
     while !pb.done() {
         let (field, wire) = pb.tag()?;
         match (field, wire) {
             (1, LEN) => {
-                let (name, value) = label(pb.bytes()?, &text)?;
+                let (name, value) = label(pb.bytes()?, &mut text)?;
                 n_labels += 1;
                 if n_labels > limits.max_labels_per_series
                     || name.is_empty()
@@ -213,7 +244,7 @@ fn series<'a>(buf: &'a [u8], limits: &Limits, out: &mut FastDecoded<'a>) -> Opti
     Some(())
 }
 
-fn label<'a>(buf: &'a [u8], text: &Utf8Prefix<'a>) -> Option<(&'a str, &'a str)> {
+fn label<'a>(buf: &'a [u8], text: &mut Utf8Run<'a>) -> Option<(&'a str, &'a str)> {
     let mut pb = Pb::new(buf);
     let (mut name, mut value): (&[u8], &[u8]) = (&[], &[]);
     while !pb.done() {
