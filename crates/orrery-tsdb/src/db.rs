@@ -517,8 +517,8 @@ impl Db {
         let mut targets: Vec<(Target, Cow<'_, [Sample]>)> = Vec::with_capacity(batch.series.len());
         let mut samples_payload = Vec::with_capacity(batch.sample_count() * 10 + 16);
         let lookup = self.head.lookup();
-        let mut scratch = Vec::with_capacity(256);
-        for (labels, samples) in batch.iter() {
+        let mut found = lookup.get_all(batch);
+        for ((labels, samples), found) in batch.iter().zip(found.iter_mut()) {
             let accepted: Cow<'_, [Sample]> = if samples.iter().all(|s| s.t >= min_valid) {
                 Cow::Borrowed(samples)
             } else {
@@ -534,7 +534,7 @@ impl Db {
             if accepted.is_empty() {
                 continue;
             }
-            let target = match lookup.get(labels, &mut scratch) {
+            let target = match found.take() {
                 Some(s) => Target::Existing(s),
                 None => {
                     let id = *new_by_labels.entry(labels).or_insert_with(|| {
@@ -592,6 +592,7 @@ impl Db {
             created.insert(*id, self.head.insert(*id, labels));
         }
         out.series_created = new_series.len() as u64;
+        let (mut stored_min, mut stored_max) = (i64::MAX, i64::MIN);
         for (target, samples) in targets {
             let s = match &target {
                 Target::Existing(s) => s,
@@ -601,16 +602,23 @@ impl Db {
                 },
             };
             for x in samples.iter() {
-                match self.head.append(s, x.t, x.v) {
+                match self.head.append_unbounded(s, x.t, x.v) {
                     AppendResult::Appended => out.samples_written += 1,
                     AppendResult::OutOfOrder => {
                         out.samples_written += 1;
                         Counters::add(&self.counters.samples_out_of_order, 1);
                     }
-                    AppendResult::Duplicate => out.duplicates += 1,
+                    AppendResult::Duplicate => {
+                        out.duplicates += 1;
+                        continue;
+                    }
                 }
+                stored_min = stored_min.min(x.t);
+                stored_max = stored_max.max(x.t);
             }
         }
+        // Once per write rather than per sample; still before the write is acknowledged.
+        self.head.extend_bounds(stored_min, stored_max);
         if !md_changed.is_empty() {
             let mut md = self.metadata.write().unwrap_or_else(|p| p.into_inner());
             for m in md_changed {

@@ -12,17 +12,173 @@ use std::sync::Arc;
 pub(super) struct Index {
     symbols: HashSet<Arc<str>>,
     by_id: HashMap<u64, Arc<MemSeries>>,
-    /// Label-set hash to the series with that hash (almost always one). Holding the
-    /// series itself saves the ingest path a second lookup by id.
-    by_hash: HashMap<u64, SeriesList>,
+    /// Series by the hash of their compact labels. Holding the series itself saves the
+    /// ingest path a second lookup by id.
+    by_hash: SeriesTable,
     /// name → value → sorted series ids.
     postings: HashMap<Arc<str>, HashMap<Arc<str>, Vec<u64>>>,
 }
 
-/// One series, or several on a hash collision; avoids a heap allocation per series.
-enum SeriesList {
-    One(Arc<MemSeries>),
-    Many(Vec<Arc<MemSeries>>),
+/// Series by label hash: open addressing with linear probing, the full hash stored
+/// next to each series. A probe compares hashes without touching a series (a series
+/// with a different label set is dereferenced only on a 64-bit hash collision), and
+/// the ingest path can prefetch a slot, then its series, then its label bytes, before
+/// it needs them (see `Lookup::get_all`). Colliding label sets simply take further
+/// slots. 16 bytes per slot, at most 3/4 full.
+#[derive(Default)]
+struct SeriesTable {
+    slots: Box<[Slot]>,
+    len: usize,
+}
+
+#[derive(Default)]
+struct Slot {
+    hash: u64,
+    series: Option<Arc<MemSeries>>,
+}
+
+impl SeriesTable {
+    fn mask(&self) -> usize {
+        self.slots.len().wrapping_sub(1)
+    }
+
+    /// The slot a hash probes first. FxHash's low bits are its weakest, so the index
+    /// is taken from the top of a multiplied hash.
+    fn home(&self, hash: u64) -> usize {
+        let bits = self.slots.len().trailing_zeros();
+        if bits == 0 {
+            return 0;
+        }
+        (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize
+    }
+
+    /// The first series in `hash`'s probe sequence with that hash, without comparing
+    /// labels (a guess for prefetching; [`SeriesTable::get`] decides).
+    fn first_with_hash(&self, hash: u64) -> Option<&MemSeries> {
+        let mask = self.mask();
+        let mut i = self.home(hash);
+        loop {
+            let slot = self.slots.get(i)?;
+            let s = slot.series.as_deref()?;
+            if slot.hash == hash {
+                return Some(s);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn get(&self, hash: u64, enc: &[u8]) -> Option<&Arc<MemSeries>> {
+        let mask = self.mask();
+        let mut i = self.home(hash);
+        loop {
+            let slot = self.slots.get(i)?;
+            let s = slot.series.as_ref()?;
+            if slot.hash == hash && s.label_bytes() == enc {
+                return Some(s);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn prefetch(&self, hash: u64) {
+        if let Some(slot) = self.slots.get(self.home(hash)) {
+            prefetch(slot as *const Slot as *const u8, 1);
+        }
+    }
+
+    fn insert(&mut self, hash: u64, s: Arc<MemSeries>) {
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.grow();
+        }
+        self.place(hash, s);
+        self.len += 1;
+    }
+
+    fn place(&mut self, hash: u64, s: Arc<MemSeries>) {
+        let mask = self.mask();
+        let mut i = self.home(hash);
+        while self.slots[i].series.is_some() {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = Slot {
+            hash,
+            series: Some(s),
+        };
+    }
+
+    fn grow(&mut self) {
+        let n = (self.slots.len() * 2).max(16);
+        let old = std::mem::replace(
+            &mut self.slots,
+            std::iter::repeat_with(Slot::default).take(n).collect(),
+        );
+        for slot in old.into_vec() {
+            if let Some(s) = slot.series {
+                self.place(slot.hash, s);
+            }
+        }
+    }
+
+    /// Removes the series with this hash and id; later slots of its probe run shift
+    /// back so every series stays reachable from its home slot without tombstones.
+    fn remove(&mut self, hash: u64, id: u64) -> Option<Arc<MemSeries>> {
+        let mask = self.mask();
+        let mut i = self.home(hash);
+        loop {
+            let slot = self.slots.get(i)?;
+            let s = slot.series.as_ref()?;
+            if slot.hash == hash && s.id() == id {
+                break;
+            }
+            i = (i + 1) & mask;
+        }
+        let removed = self.slots[i].series.take();
+        let mut j = i;
+        loop {
+            j = (j + 1) & mask;
+            if self.slots[j].series.is_none() {
+                break;
+            }
+            let k = self.home(self.slots[j].hash);
+            // The entry at j may move to the hole at i only if its home is not in the
+            // cyclic range (i, j].
+            let stays = if i <= j {
+                i < k && k <= j
+            } else {
+                i < k || k <= j
+            };
+            if !stays {
+                self.slots[i] = std::mem::take(&mut self.slots[j]);
+                i = j;
+            }
+        }
+        self.len -= 1;
+        removed
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.slots.len() * std::mem::size_of::<Slot>()
+    }
+}
+
+/// Asks the CPU to start loading `lines` cache lines from `p` (a hint: it never faults
+/// and does nothing off x86-64).
+#[inline(always)]
+pub(super) fn prefetch(p: *const u8, lines: usize) {
+    #[cfg(target_arch = "x86_64")]
+    for k in 0..lines {
+        // SAFETY: a prefetch is only a hint to the cache; it does not dereference the
+        // address and cannot fault, whatever the address (wrapping_add avoids forming
+        // an out-of-bounds pointer with `add`).
+        #[allow(unused_unsafe)]
+        unsafe {
+            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                p.wrapping_add(k * 64) as *const i8,
+            );
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (p, lines);
 }
 
 /// Hashes a label set in its compact form (`series::encode_labels`), which is
@@ -40,11 +196,22 @@ impl Index {
 
     /// The series whose labels encode to `enc` (see `series::encode_labels_into`).
     pub fn get_encoded(&self, enc: &[u8]) -> Option<&Arc<MemSeries>> {
-        let list: &[Arc<MemSeries>] = match self.by_hash.get(&hash_encoded(enc))? {
-            SeriesList::One(s) => std::slice::from_ref(s),
-            SeriesList::Many(v) => v,
-        };
-        list.iter().find(|s| s.label_bytes() == enc)
+        self.by_hash.get(hash_encoded(enc), enc)
+    }
+
+    /// [`Index::get_encoded`] with `hash == hash_encoded(enc)` computed already.
+    pub fn get_hashed(&self, hash: u64, enc: &[u8]) -> Option<&Arc<MemSeries>> {
+        self.by_hash.get(hash, enc)
+    }
+
+    /// Starts loading the table slot `hash` probes first.
+    pub fn prefetch_slot(&self, hash: u64) {
+        self.by_hash.prefetch(hash);
+    }
+
+    /// The series `get_hashed(hash, ..)` most likely returns, for prefetching.
+    pub fn candidate(&self, hash: u64) -> Option<&MemSeries> {
+        self.by_hash.first_with_hash(hash)
     }
 
     pub fn by_id(&self, id: u64) -> Option<Arc<MemSeries>> {
@@ -77,16 +244,8 @@ impl Index {
         let buf = encode_labels(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())));
         let s = Arc::new(MemSeries::new(id, buf));
         self.by_id.insert(id, s.clone());
-        let h = hash_encoded(s.label_bytes());
-        let entry = match self.by_hash.remove(&h) {
-            None => SeriesList::One(s.clone()),
-            Some(SeriesList::One(o)) => SeriesList::Many(vec![o, s.clone()]),
-            Some(SeriesList::Many(mut v)) => {
-                v.push(s.clone());
-                SeriesList::Many(v)
-            }
-        };
-        self.by_hash.insert(h, entry);
+        self.by_hash
+            .insert(hash_encoded(s.label_bytes()), s.clone());
         s
     }
 
@@ -100,25 +259,7 @@ impl Index {
                 continue;
             };
             dead.insert(id);
-            let h = hash_encoded(s.label_bytes());
-            match self.by_hash.remove(&h) {
-                Some(SeriesList::Many(mut v)) => {
-                    v.retain(|x| x.id() != id);
-                    match v.len() {
-                        0 => {}
-                        1 => {
-                            self.by_hash.insert(h, SeriesList::One(v.swap_remove(0)));
-                        }
-                        _ => {
-                            self.by_hash.insert(h, SeriesList::Many(v));
-                        }
-                    }
-                }
-                Some(SeriesList::One(o)) if o.id() != id => {
-                    self.by_hash.insert(h, SeriesList::One(o));
-                }
-                _ => {}
-            }
+            self.by_hash.remove(hash_encoded(s.label_bytes()), id);
             removed.push(s);
         }
         let mut touched: HashSet<(&[u8], &[u8])> = HashSet::default();
@@ -184,7 +325,7 @@ impl Index {
             .flat_map(|m| m.values())
             .map(|l| l.capacity() * 8 + 48)
             .sum();
-        (syms + postings + self.by_id.len() * 24 + self.by_hash.len() * 40) as u64
+        (syms + postings + self.by_id.len() * 24 + self.by_hash.memory_bytes()) as u64
     }
 }
 
@@ -223,6 +364,32 @@ mod tests {
             l.iter().map(|l| (l.name.as_str(), l.value.as_str())),
         );
         v
+    }
+
+    #[test]
+    fn table_keeps_colliding_series_reachable_through_removals() {
+        // Every series under one of two hashes, so probe runs overlap and wrap; remove
+        // in an order that exercises the backward shift.
+        let mut t = SeriesTable::default();
+        let series: Vec<Arc<MemSeries>> = (0..40u64)
+            .map(|i| Arc::new(MemSeries::new(i, vec![i as u8].into_boxed_slice())))
+            .collect();
+        let hash = |i: u64| if i.is_multiple_of(3) { 7 } else { u64::MAX - 1 };
+        for s in &series {
+            t.insert(hash(s.id()), s.clone());
+        }
+        let mut live: Vec<u64> = (0..40).collect();
+        for id in [5u64, 0, 39, 12, 13, 14, 1, 2, 3, 30, 21, 8] {
+            assert_eq!(t.remove(hash(id), id).map(|s| s.id()), Some(id));
+            assert!(t.remove(hash(id), id).is_none());
+            live.retain(|&x| x != id);
+            for &x in &live {
+                let got = t.get(hash(x), &[x as u8]).map(|s| s.id());
+                assert_eq!(got, Some(x), "series {x} lost after removing {id}");
+            }
+            assert!(t.get(hash(id), &[id as u8]).is_none());
+        }
+        assert_eq!(t.len, live.len());
     }
 
     #[test]
