@@ -119,6 +119,25 @@ struct Utf8Run<'a> {
 
 impl<'a> Utf8Run<'a> {
     fn new(buf: &'a [u8]) -> Self {
+        // Usually the labels are one run of field-1 records at the start: check just
+        // that run, which is all UTF-8 in the common case (so the slower error path
+        // that finds where valid UTF-8 ends is not taken for the samples after it).
+        let mut pb = Pb::new(buf);
+        let mut end = 0;
+        while pb.buf.get(pb.pos) == Some(&0x0a) {
+            pb.pos += 1;
+            if pb.bytes().is_none() {
+                break;
+            }
+            end = pb.pos;
+        }
+        if let Ok(valid) = simdutf8::basic::from_utf8(&buf[..end]) {
+            return Utf8Run {
+                buf,
+                start: 0,
+                valid,
+            };
+        }
         let mut r = Utf8Run {
             buf,
             start: 0,
@@ -135,7 +154,7 @@ impl<'a> Utf8Run<'a> {
         self.valid = match simdutf8::compat::from_utf8(rest) {
             Ok(s) => s,
             // Valid by the check above, so this cannot fail; an empty run if it did.
-            Err(e) => std::str::from_utf8(&rest[..e.valid_up_to()]).unwrap_or(""),
+            Err(e) => simdutf8::basic::from_utf8(&rest[..e.valid_up_to()]).unwrap_or(""),
         };
     }
 
