@@ -507,15 +507,17 @@ impl Db {
             max_t.saturating_sub(self.opts.out_of_order_window_ms)
         };
 
-        enum Target {
-            Existing(Arc<MemSeries>),
-            New(u64),
-        }
         // Only series not in the head yet are copied out of the request buffer.
         let mut new_series: Vec<(u64, Labels)> = Vec::new();
         let mut new_by_labels: HashMap<LabelsRef<'_>, u64> = HashMap::new();
-        let mut targets: Vec<(Target, Cow<'_, [Sample]>)> = Vec::with_capacity(batch.series.len());
+        let mut existing: Vec<(&MemSeries, Cow<'_, [Sample]>)> =
+            Vec::with_capacity(batch.series.len());
+        let mut fresh: Vec<(u64, Cow<'_, [Sample]>)> = Vec::new();
         let mut samples_payload = Vec::with_capacity(batch.sample_count() * 10 + 16);
+        // The index stays read-locked until the samples of existing series are in, so
+        // they are borrowed, not reference-counted (an atomic increment and decrement
+        // per series cost 4% of ingest CPU). Only appends create or remove series, and
+        // they are serialised by the WAL mutex held here.
         let lookup = self.head.lookup();
         let mut found = lookup.get_all(batch);
         for ((labels, samples), found) in batch.iter().zip(found.iter_mut()) {
@@ -534,26 +536,22 @@ impl Db {
             if accepted.is_empty() {
                 continue;
             }
-            let target = match found.take() {
-                Some(s) => Target::Existing(s),
+            match found.take() {
+                Some(s) => {
+                    record::encode_samples(&mut samples_payload, s.id(), &accepted);
+                    existing.push((s, accepted));
+                }
                 None => {
                     let id = *new_by_labels.entry(labels).or_insert_with(|| {
                         let id = self.head.reserve_id();
                         new_series.push((id, labels.to_labels()));
                         id
                     });
-                    Target::New(id)
+                    record::encode_samples(&mut samples_payload, id, &accepted);
+                    fresh.push((id, accepted));
                 }
-            };
-            let id = match &target {
-                Target::Existing(s) => s.id(),
-                Target::New(id) => *id,
-            };
-            record::encode_samples(&mut samples_payload, id, &accepted);
-            targets.push((target, accepted));
+            }
         }
-        // Series are created below under the index's write lock.
-        drop(lookup);
         let md_changed: Vec<&MetricMetadata> = {
             let md = self.metadata.read().unwrap_or_else(|p| p.into_inner());
             batch
@@ -586,22 +584,11 @@ impl Db {
         let pos = wal.append(&records)?;
         Counters::add(&self.counters.wal_records, records.len() as u64);
 
-        // The WAL has it: now make it visible.
-        let mut created: HashMap<u64, Arc<MemSeries>> = HashMap::new();
-        for (id, labels) in &new_series {
-            created.insert(*id, self.head.insert(*id, labels));
-        }
-        out.series_created = new_series.len() as u64;
+        // The WAL has it: now make it visible, existing series first, then (after the
+        // read lock is released; they are created under the write lock) new ones.
         let (mut stored_min, mut stored_max) = (i64::MAX, i64::MIN);
-        for (target, samples) in targets {
-            let s = match &target {
-                Target::Existing(s) => s,
-                Target::New(id) => match created.get(id) {
-                    Some(s) => s,
-                    None => return Err(TsdbError::Bug(format!("series {id} not created"))),
-                },
-            };
-            for x in samples.iter() {
+        let mut append = |s: &MemSeries, samples: &[Sample]| {
+            for x in samples {
                 match self.head.append_unbounded(s, x.t, x.v) {
                     AppendResult::Appended => out.samples_written += 1,
                     AppendResult::OutOfOrder => {
@@ -616,7 +603,22 @@ impl Db {
                 stored_min = stored_min.min(x.t);
                 stored_max = stored_max.max(x.t);
             }
+        };
+        for (s, samples) in existing {
+            append(s, &samples);
         }
+        drop(lookup);
+        let mut created: HashMap<u64, Arc<MemSeries>> = HashMap::new();
+        for (id, labels) in &new_series {
+            created.insert(*id, self.head.insert(*id, labels));
+        }
+        for (id, samples) in fresh {
+            match created.get(&id) {
+                Some(s) => append(s, &samples),
+                None => return Err(TsdbError::Bug(format!("series {id} not created"))),
+            }
+        }
+        out.series_created = new_series.len() as u64;
         // Once per write rather than per sample; still before the write is acknowledged.
         self.head.extend_bounds(stored_min, stored_max);
         if !md_changed.is_empty() {

@@ -48,7 +48,7 @@ impl Lookup<'_> {
     /// `i + 2 * AHEAD` has its likely series prefetched, series `i + AHEAD` its label
     /// bytes, and series `i` is looked up from cache: the misses of several series
     /// overlap.
-    pub fn get_all(&self, batch: &WriteBatch<'_>) -> Vec<Option<Arc<MemSeries>>> {
+    pub fn get_all(&self, batch: &WriteBatch<'_>) -> Vec<Option<&MemSeries>> {
         const AHEAD: usize = 4;
         const RING: usize = 16;
         const _: () = assert!(RING > 3 * AHEAD);
@@ -85,7 +85,7 @@ impl Lookup<'_> {
             }
             if let Some(j) = stage(i, 3 * AHEAD) {
                 let r = j % RING;
-                out.push(self.0.get_hashed(hash[r], &enc[r]).cloned());
+                out.push(self.0.get_hashed(hash[r], &enc[r]).map(|s| &**s));
             }
         }
         out
