@@ -3,7 +3,9 @@
 //!
 //! Concurrency contract: appends and cuts are serialised by the caller (`Db` holds
 //! its append lock); queries run concurrently with both. The index is behind one
-//! `RwLock` taken briefly; each series' samples are behind its own `Mutex`, so a long
+//! `RwLock`: queries read-lock it briefly, an append read-locks it (via [`Lookup`])
+//! from its lookups until the samples of existing series are in, and only appends and
+//! cuts write-lock it. Each series' samples are behind its own `Mutex`, so a long
 //! query never blocks ingestion for more than one series at a time.
 //!
 //! Design constraints:
