@@ -25,9 +25,9 @@
 //! cache (see `ScrapeManager::update`), so nothing here compares them.
 
 use orrery_model::{Labels, STALE_NAN};
+use orrery_wire::exposition::SeededWords;
 use orrery_wire::v1_append;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::Arc;
 
 /// What a raw series led to.
@@ -85,14 +85,14 @@ struct Series {
 /// See the module docs. Not shared: one scrape loop owns it.
 pub(super) struct ScrapeCache {
     /// Context byte and series text, to the outcome.
-    raw: HashMap<Box<[u8]>, RawEntry, Seeded>,
+    raw: HashMap<Box<[u8]>, RawEntry, SeededWords>,
     /// Scratch for building `raw` keys.
     key: Vec<u8>,
     /// Series slots; `None` is free (and listed in `free`).
     series: Vec<Option<Series>>,
     free: Vec<u32>,
     /// Encoded labels to their slot.
-    by_labels: HashMap<Arc<[u8]>, u32, Seeded>,
+    by_labels: HashMap<Arc<[u8]>, u32, SeededWords>,
     epoch: u64,
     /// Slots created in this epoch.
     added: usize,
@@ -102,7 +102,7 @@ pub(super) struct ScrapeCache {
 
 impl ScrapeCache {
     pub(super) fn new() -> Self {
-        let seeded = Seeded::new();
+        let seeded = SeededWords::random();
         ScrapeCache {
             raw: HashMap::with_hasher(seeded.clone()),
             key: Vec::new(),
@@ -410,61 +410,6 @@ fn decode_labels(mut b: &[u8]) -> Labels {
         ));
     }
     Labels::from_pairs(out)
-}
-
-/// A keyed hasher for the cache's byte keys: 8-byte words mixed by a folded 128-bit
-/// multiply, seeded per cache so that a target cannot craft colliding series.
-#[derive(Clone)]
-struct Seeded(u64);
-
-impl Seeded {
-    fn new() -> Self {
-        Seeded(RandomState::new().hash_one(0x6f72_7265_7279u64))
-    }
-}
-
-impl BuildHasher for Seeded {
-    type Hasher = WordHasher;
-
-    fn build_hasher(&self) -> WordHasher {
-        WordHasher(self.0)
-    }
-}
-
-struct WordHasher(u64);
-
-impl WordHasher {
-    fn word(&mut self, w: u64) {
-        let m = u128::from(self.0 ^ w ^ 0xa076_1d64_78bd_642f) * 0xe703_7ed1_a0b4_28db_u128;
-        self.0 = (m as u64) ^ ((m >> 64) as u64);
-    }
-}
-
-impl Hasher for WordHasher {
-    fn write(&mut self, b: &[u8]) {
-        let mut chunks = b.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.word(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        self.word(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 56));
-    }
-
-    fn write_u64(&mut self, i: u64) {
-        self.word(i);
-    }
-
-    fn write_usize(&mut self, i: usize) {
-        self.word(i as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@
 //! * [`Scanner`] gives the same samples one at a time with their series text, parsing
 //!   a sample's labels only when asked, for callers that cache per series (the agent's
 //!   scrape loop): a known series then costs no label parsing and no allocation.
+//! * [`WordHasher`] and [`SeededWords`] are the keyed hasher the parser uses for its
+//!   maps, for callers that key their own maps by series text.
 //!
 //! The parser is one line-oriented byte scanner with a strict (OpenMetrics) and a
 //! tolerant (text) mode; it is pure, keeps no state between calls and never panics.
@@ -64,10 +66,13 @@
 //!     later in the body takes precedence, as in Prometheus. Callers that want
 //!     Prometheus's after-relabeling semantics pass zeros and check afterwards.
 
+mod hash;
 mod number;
 mod parser;
 #[cfg(test)]
 mod tests;
+
+pub use hash::{SeededWords, WordHasher};
 
 use crate::series::truncate;
 

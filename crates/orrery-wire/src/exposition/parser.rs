@@ -9,12 +9,13 @@
 //! keeps a target from crafting collisions to make the check quadratic.
 
 use std::borrow::Cow;
-use std::collections::hash_map::{Entry, RandomState};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use orrery_model::{Label, Labels, MetricMetadata, MetricType, METRIC_NAME};
 
+use super::hash::{SeededWords, WordHasher};
 use super::number::{format_om_float, parse_om_timestamp, parse_text_timestamp, parse_value};
 use super::{quote, ExpositionError, ParseLimits, ParsedScrape, ScrapedSample};
 use crate::series::truncate;
@@ -76,12 +77,12 @@ impl<'a> Parser<'a> {
             limits,
             out: ParsedScrape::default(),
             line: 0,
-            families: HashMap::with_hasher(SeededWords(RandomState::new().hash_one(0u64))),
+            families: HashMap::with_hasher(SeededWords::random()),
             type_kind: MetricType::Unknown,
             scratch: Vec::with_capacity(16),
             same_hash: Vec::new(),
             seen: HashMap::default(),
-            seed: RandomState::new().hash_one(0x6f72_7265_7279u64),
+            seed: SeededWords::random().seed(),
             canonical: Vec::new(),
             counted: 0,
             pos: 0,
@@ -1008,7 +1009,7 @@ fn same(labels: &Labels, scratch: &[Pair<'_>]) -> bool {
 /// 128-bit multiply (the wyhash primitive). Collisions are confirmed by comparison, so
 /// the hash only has to be fast and spread well.
 fn hash_series(seed: u64, pairs: &[Pair<'_>], ts: Option<i64>) -> u64 {
-    let mut h = SeriesHasher(seed);
+    let mut h = WordHasher::new(seed);
     for (n, v) in pairs {
         h.bytes(n.as_bytes());
         h.word(0xff);
@@ -1022,60 +1023,7 @@ fn hash_series(seed: u64, pairs: &[Pair<'_>], ts: Option<i64>) -> u64 {
         }
         None => h.word(0),
     }
-    h.0
-}
-
-struct SeriesHasher(u64);
-
-impl SeriesHasher {
-    fn word(&mut self, w: u64) {
-        let m = u128::from(self.0 ^ w ^ 0xa076_1d64_78bd_642f) * 0xe703_7ed1_a0b4_28db_u128;
-        self.0 = (m as u64) ^ ((m >> 64) as u64);
-    }
-
-    fn bytes(&mut self, b: &[u8]) {
-        let mut chunks = b.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.word(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        // The length tells "a" from "a\0" and keeps word boundaries unambiguous.
-        self.word(u64::from_le_bytes(w) ^ ((b.len() as u64) << 56));
-    }
-}
-
-/// [`SeriesHasher`] as a keyed `BuildHasher`, faster than SipHash on names.
-#[derive(Clone)]
-struct SeededWords(u64);
-
-impl BuildHasher for SeededWords {
-    type Hasher = SeriesHasher;
-
-    fn build_hasher(&self) -> SeriesHasher {
-        SeriesHasher(self.0)
-    }
-}
-
-impl Hasher for SeriesHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        self.bytes(bytes);
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.word(u64::from(i));
-    }
-
-    fn write_usize(&mut self, i: usize) {
-        self.word(i as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
+    h.finish()
 }
 
 /// Keys of `Parser::seen` are already hashes.
