@@ -52,32 +52,33 @@ impl SeriesTable {
         (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize
     }
 
-    /// The first series in `hash`'s probe sequence with that hash, without comparing
-    /// labels (a guess for prefetching; [`SeriesTable::get`] decides).
-    fn first_with_hash(&self, hash: u64) -> Option<&MemSeries> {
-        let mask = self.mask();
-        let mut i = self.home(hash);
-        loop {
-            let slot = self.slots.get(i)?;
-            let s = slot.series.as_deref()?;
-            if slot.hash == hash {
-                return Some(s);
-            }
-            i = (i + 1) & mask;
-        }
-    }
-
-    fn get(&self, hash: u64, enc: &[u8]) -> Option<&Arc<MemSeries>> {
+    /// The first series in `hash`'s probe run that has that hash and passes `is`, and
+    /// its slot: the one probe loop of the table.
+    fn find(
+        &self,
+        hash: u64,
+        mut is: impl FnMut(&MemSeries) -> bool,
+    ) -> Option<(usize, &Arc<MemSeries>)> {
         let mask = self.mask();
         let mut i = self.home(hash);
         loop {
             let slot = self.slots.get(i)?;
             let s = slot.series.as_ref()?;
-            if slot.hash == hash && s.label_bytes() == enc {
-                return Some(s);
+            if slot.hash == hash && is(s) {
+                return Some((i, s));
             }
             i = (i + 1) & mask;
         }
+    }
+
+    /// The first series in `hash`'s probe sequence with that hash, without comparing
+    /// labels (a guess for prefetching; [`SeriesTable::get`] decides).
+    fn first_with_hash(&self, hash: u64) -> Option<&MemSeries> {
+        self.find(hash, |_| true).map(|(_, s)| &**s)
+    }
+
+    fn get(&self, hash: u64, enc: &[u8]) -> Option<&Arc<MemSeries>> {
+        self.find(hash, |s| s.label_bytes() == enc).map(|(_, s)| s)
     }
 
     fn prefetch(&self, hash: u64) {
@@ -123,15 +124,7 @@ impl SeriesTable {
     /// back so every series stays reachable from its home slot without tombstones.
     fn remove(&mut self, hash: u64, id: u64) -> Option<Arc<MemSeries>> {
         let mask = self.mask();
-        let mut i = self.home(hash);
-        loop {
-            let slot = self.slots.get(i)?;
-            let s = slot.series.as_ref()?;
-            if slot.hash == hash && s.id() == id {
-                break;
-            }
-            i = (i + 1) & mask;
-        }
+        let (mut i, _) = self.find(hash, |s| s.id() == id)?;
         let removed = self.slots[i].series.take();
         let mut j = i;
         loop {

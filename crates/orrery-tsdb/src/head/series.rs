@@ -90,18 +90,7 @@ pub(crate) fn decode_labels(buf: &[u8]) -> Labels {
 
 /// Orders compact label sets exactly as [`Labels`] orders.
 pub(crate) fn cmp_labels(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
-    let (mut x, mut y) = (label_pairs(a), label_pairs(b));
-    loop {
-        match (x.next(), y.next()) {
-            (None, None) => return std::cmp::Ordering::Equal,
-            (None, Some(_)) => return std::cmp::Ordering::Less,
-            (Some(_), None) => return std::cmp::Ordering::Greater,
-            (Some(p), Some(q)) => match p.cmp(&q) {
-                std::cmp::Ordering::Equal => {}
-                other => return other,
-            },
-        }
-    }
+    label_pairs(a).cmp(label_pairs(b))
 }
 
 /// A chunk nothing is appended to any more: its bytes and last timestamp. 24 bytes
