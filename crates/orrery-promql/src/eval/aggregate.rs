@@ -170,13 +170,7 @@ impl Evaluator<'_> {
             "topk" | "bottomk" => {
                 let ks = param_scalar.unwrap_or_default();
                 let top = op == "topk";
-                let mut out: Vec<StepSeries> = input
-                    .iter()
-                    .map(|s| StepSeries {
-                        labels: s.labels.clone(),
-                        values: vec![None; steps],
-                    })
-                    .collect();
+                let mut out = unfilled(&input, steps);
                 let mut order: Vec<Vec<usize>> = Vec::new();
                 for (i, &kf) in ks.iter().enumerate() {
                     let k = if kf.is_nan() || kf < 1.0 {
@@ -226,21 +220,11 @@ impl Evaluator<'_> {
                         ord.into_iter().filter_map(|m| taken[m].take()).collect(),
                     ));
                 }
-                return Ok(Val::Vector(
-                    out.into_iter()
-                        .filter(|s| s.values.iter().any(Option::is_some))
-                        .collect(),
-                ));
+                return Ok(Val::Vector(with_values(out)));
             }
             "limitk" | "limit_ratio" => {
                 let p = param_scalar.unwrap_or_default();
-                let mut out: Vec<StepSeries> = input
-                    .iter()
-                    .map(|s| StepSeries {
-                        labels: s.labels.clone(),
-                        values: vec![None; steps],
-                    })
-                    .collect();
+                let mut out = unfilled(&input, steps);
                 if op == "limitk" {
                     for (i, &kf) in p.iter().enumerate() {
                         let k = if kf < 1.0 { 0 } else { kf.min(1e9) as usize };
@@ -276,11 +260,7 @@ impl Evaluator<'_> {
                         }
                     }
                 }
-                return Ok(Val::Vector(
-                    out.into_iter()
-                        .filter(|s| s.values.iter().any(Option::is_some))
-                        .collect(),
-                ));
+                return Ok(Val::Vector(with_values(out)));
             }
             "count_values" => {
                 let name = label_param.unwrap_or_default();
@@ -380,6 +360,24 @@ impl Evaluator<'_> {
         }
         Ok(Val::Vector(out))
     }
+}
+
+/// `input`'s series with no value at any step, for a selecting aggregation to fill.
+fn unfilled(input: &[StepSeries], steps: usize) -> Vec<StepSeries> {
+    input
+        .iter()
+        .map(|s| StepSeries {
+            labels: s.labels.clone(),
+            values: vec![None; steps],
+        })
+        .collect()
+}
+
+/// The series of `out` that got a value at some step.
+fn with_values(out: Vec<StepSeries>) -> Vec<StepSeries> {
+    out.into_iter()
+        .filter(|s| s.values.iter().any(Option::is_some))
+        .collect()
 }
 
 /// Aggregations whose per-step state is a few numbers, folded over the members one

@@ -26,25 +26,12 @@ pub(crate) fn map<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync) -> 
     if threads < 2 || items.len() < PARALLEL_MIN_ITEMS {
         return items.iter().map(f).collect();
     }
-    let per = items.len().div_ceil(threads);
     let f = &f;
-    std::thread::scope(|scope| {
-        let mut runs = items.chunks(per);
-        // The calling thread takes the first run itself.
-        let first = runs.next().unwrap_or(&[]);
-        let handles: Vec<_> = runs
-            .map(|run| scope.spawn(move || run.iter().map(f).collect::<Vec<U>>()))
-            .collect();
-        let mut out: Vec<U> = Vec::with_capacity(items.len());
-        out.extend(first.iter().map(f));
-        for h in handles {
-            match h.join() {
-                Ok(part) => out.extend(part),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        out
-    })
+    spread(
+        items.len(),
+        items.chunks(items.len().div_ceil(threads)),
+        |run| run.iter().map(f).collect(),
+    )
 }
 
 /// `f(item)` for every item, changing it in place, on up to one thread per core;
@@ -56,14 +43,27 @@ pub(crate) fn map_mut<T: Send, U: Send>(items: &mut [T], f: impl Fn(&mut T) -> U
     }
     let (n, per) = (items.len(), items.len().div_ceil(threads));
     let f = &f;
+    spread(n, items.chunks_mut(per), |run| {
+        run.iter_mut().map(f).collect()
+    })
+}
+
+/// Runs `f` on every run, the first on the calling thread and each other one on a
+/// thread of its own, and concatenates the results (`n` in all) in run order.
+fn spread<R: Send, U: Send>(
+    n: usize,
+    mut runs: impl Iterator<Item = R>,
+    f: impl Fn(R) -> Vec<U> + Sync,
+) -> Vec<U> {
+    let f = &f;
     std::thread::scope(|scope| {
-        let mut runs = items.chunks_mut(per);
-        let first = runs.next().unwrap_or(&mut []);
-        let handles: Vec<_> = runs
-            .map(|run| scope.spawn(move || run.iter_mut().map(f).collect::<Vec<U>>()))
-            .collect();
+        // The calling thread takes the first run itself.
+        let first = runs.next();
+        let handles: Vec<_> = runs.map(|run| scope.spawn(move || f(run))).collect();
         let mut out: Vec<U> = Vec::with_capacity(n);
-        out.extend(first.iter_mut().map(f));
+        if let Some(run) = first {
+            out.extend(f(run));
+        }
         for h in handles {
             match h.join() {
                 Ok(part) => out.extend(part),

@@ -95,17 +95,25 @@ pub fn encode_with(samples: &[Sample], dst: &mut Vec<u8>, level: usize, ts_delta
     let res = (|| -> ::pco::errors::PcoResult<()> {
         let fc = FileCompressor::default();
         fc.write_header(&mut *dst)?;
-        let mut cc = fc.chunk_compressor(&ts, &ts_cfg)?;
-        cc.write_meta(&mut *dst)?;
-        cc.write_page(0, &mut *dst)?;
-        let mut cc = fc.chunk_compressor(&vs, &vs_cfg)?;
-        cc.write_meta(&mut *dst)?;
-        cc.write_page(0, &mut *dst)?;
-        Ok(())
+        write_column(&fc, &ts, &ts_cfg, dst)?;
+        write_column(&fc, &vs, &vs_cfg, dst)
     })();
     if let Err(e) = res {
         debug_assert!(false, "BUG: pco compression failed: {e}");
     }
+}
+
+/// Appends one column as a pco chunk of a single page.
+fn write_column<T: ::pco::data_types::Number>(
+    fc: &FileCompressor,
+    nums: &[T],
+    cfg: &ChunkConfig,
+    dst: &mut Vec<u8>,
+) -> ::pco::errors::PcoResult<()> {
+    let mut cc = fc.chunk_compressor(nums, cfg)?;
+    cc.write_meta(&mut *dst)?;
+    cc.write_page(0, &mut *dst)?;
+    Ok(())
 }
 
 /// Flag of [`encode_columns`]: timestamps are `t0 + i * delta`.
@@ -165,18 +173,14 @@ pub fn encode_columns(samples: &[Sample], dst: &mut Vec<u8>) {
                 .with_compression_level(LEVEL)
                 .with_delta_spec(DeltaSpec::TryConsecutive(1))
                 .with_paging_spec(page.clone());
-            let mut cc = fc.chunk_compressor(&ts, &cfg)?;
-            cc.write_meta(&mut *dst)?;
-            cc.write_page(0, &mut *dst)?;
+            write_column(&fc, &ts, &cfg, dst)?;
         }
         if !constant {
             let vs: Vec<f64> = samples.iter().map(|s| s.v).collect();
             let cfg = ChunkConfig::default()
                 .with_compression_level(LEVEL)
                 .with_paging_spec(page);
-            let mut cc = fc.chunk_compressor(&vs, &cfg)?;
-            cc.write_meta(&mut *dst)?;
-            cc.write_page(0, &mut *dst)?;
+            write_column(&fc, &vs, &cfg, dst)?;
         }
         Ok(())
     })();
