@@ -6,7 +6,7 @@
 //! (no pointer chasing), and it costs less memory than a pointer pair per label.
 
 use super::HeadOptions;
-use crate::chunkenc::varint::put_uvarint;
+use crate::chunkenc::varint::{put_uvarint, Cursor};
 use crate::chunkenc::xor::{XorChunk, XorIter};
 use orrery_model::{Label, Labels, Sample};
 use std::sync::{Mutex, MutexGuard};
@@ -51,31 +51,19 @@ pub(crate) fn encode_labels_into<'a>(
     }
 }
 
-/// Iterates the compact form as byte pairs.
+/// Iterates the compact form as byte pairs (stops at the first damaged pair).
 pub(crate) fn label_pairs(buf: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-    let mut rest = buf;
+    let mut c = Cursor::new(buf);
     std::iter::from_fn(move || {
-        let n = take_bytes(&mut rest)?;
-        let v = take_bytes(&mut rest)?;
+        let n = take_bytes(&mut c)?;
+        let v = take_bytes(&mut c)?;
         Some((n, v))
     })
 }
 
-fn take_bytes<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
-    let mut len = 0usize;
-    let mut shift = 0;
-    loop {
-        let (&b, tail) = rest.split_first()?;
-        *rest = tail;
-        len |= usize::from(b & 0x7f) << shift;
-        if b < 0x80 {
-            break;
-        }
-        shift += 7;
-    }
-    let (s, tail) = rest.split_at_checked(len)?;
-    *rest = tail;
-    Some(s)
+fn take_bytes<'a>(c: &mut Cursor<'a>) -> Option<&'a [u8]> {
+    let len = c.uvarint_usize(c.remaining()).ok()?;
+    c.bytes(len).ok()
 }
 
 /// Decodes the compact form (built from valid strings, so conversion cannot fail;
