@@ -77,16 +77,6 @@ pub fn encode_record(samples: &[Sample], rec: &mut Vec<u8>) -> usize {
     data_len
 }
 
-/// Reads and checks the record at `offset` whose data is `len` bytes long, and decodes
-/// it. Any mismatch is [`TsdbError::Corruption`] naming `path` and `offset`.
-pub fn read_record(file: &File, path: &Path, offset: u64, len: usize) -> Result<Vec<Sample>> {
-    let rec_len = len + CHUNK_RECORD_OVERHEAD;
-    // Zeroed room after the record lets the decoder read it in place.
-    let mut buf = vec![0u8; rec_len + pco::DECODE_PADDING];
-    read_span(file, path, offset, &mut buf[..rec_len])?;
-    decode_record(&buf, path, offset, len)
-}
-
 /// Fills `buf` from the chunks file at `offset`; running past the end of the file is
 /// corruption (the index promised records there).
 pub fn read_span(file: &File, path: &Path, offset: u64, buf: &mut [u8]) -> Result<()> {

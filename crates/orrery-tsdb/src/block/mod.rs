@@ -445,14 +445,16 @@ impl Block {
     }
 
     /// Every series in label order with all its samples, for compaction.
+    ///
+    /// A series' chunks are neighbours in the file, so each series is one span read
+    /// (see [`Self::select_ids`]), not one read per chunk.
     pub fn iter_series(&self) -> impl Iterator<Item = Result<(Labels, Vec<Sample>)>> + '_ {
-        (0..self.index.num_series() as u32).map(move |id| {
-            let e = self.index.series(id)?;
-            let mut samples = Vec::with_capacity(e.chunks.iter().map(|c| c.count as usize).sum());
-            for c in &e.chunks {
-                samples.extend(self.read_chunk(c)?);
+        (0..self.index.num_series() as u64).map(move |id| {
+            // Open verified that every series has a chunk and every chunk a sample.
+            match self.select_ids(&[id], i64::MIN, i64::MAX)?.pop() {
+                Some(s) => Ok((s.labels, s.samples)),
+                None => Err(TsdbError::Bug(format!("series {id} read no samples"))),
             }
-            Ok((self.index.labels(&e), samples))
         })
     }
 
@@ -461,13 +463,6 @@ impl Block {
             .into_iter()
             .map(|id| self.index.series(id as u32))
             .collect()
-    }
-
-    /// Reads one chunk and checks it against its meta.
-    fn read_chunk(&self, c: &ChunkMeta) -> Result<Vec<Sample>> {
-        let s = chunks::read_record(&self.chunks, &self.chunks_path, c.offset, c.len as usize)?;
-        self.check_chunk(c, &s)?;
-        Ok(s)
     }
 
     /// Checks decoded samples against their chunk's meta.
