@@ -10,6 +10,7 @@
 //! `+0.0` value, see `proto::encode_value`), and so does this module.
 
 use orrery_model::{Labels, MetricMetadata};
+use prost::Message;
 
 use crate::series::metric_type_to_proto;
 
@@ -62,6 +63,19 @@ pub fn append_labels(out: &mut Vec<u8>, labels: &Labels) {
         put_bytes(out, 1, l.name.as_bytes());
         put_bytes(out, 2, l.value.as_bytes());
     }
+}
+
+/// The labels back from the fields [`append_labels`] wrote (for messages; names and
+/// values that are not UTF-8 are converted lossily, bytes that are not `Label` fields
+/// give no labels).
+pub fn decode_labels(encoded_labels: &[u8]) -> Labels {
+    let series = crate::proto::v1::TimeSeries::decode(encoded_labels).unwrap_or_default();
+    Labels::from_pairs(series.labels.into_iter().map(|l| {
+        (
+            String::from_utf8_lossy(&l.name).into_owned(),
+            String::from_utf8_lossy(&l.value).into_owned(),
+        )
+    }))
 }
 
 /// Appends one `timeseries` entry of a `WriteRequest`: the labels as encoded by

@@ -251,7 +251,7 @@ impl ScrapeCache {
 
     /// The labels of a slot, for messages.
     pub(super) fn labels(&self, slot: u32) -> Labels {
-        decode_labels(self.encoded(slot))
+        v1_append::decode_labels(self.encoded(slot))
     }
 
     /// Ends a successful scrape: live series not tracked in it get a stale marker at
@@ -374,44 +374,6 @@ impl ScrapeCache {
     }
 }
 
-/// Labels back from `Label` fields written by `v1_append::append_labels`.
-fn decode_labels(mut b: &[u8]) -> Labels {
-    fn field(b: &mut &[u8]) -> Option<(u8, Vec<u8>)> {
-        let (&tag, rest) = b.split_first()?;
-        let mut len = 0usize;
-        let mut shift = 0;
-        let mut rest = rest;
-        loop {
-            let (&c, r) = rest.split_first()?;
-            rest = r;
-            len |= usize::from(c & 0x7f) << shift;
-            shift += 7;
-            if c < 0x80 {
-                break;
-            }
-        }
-        let v = rest.get(..len)?.to_vec();
-        *b = &rest[len..];
-        Some((tag >> 3, v))
-    }
-    let mut out = Vec::new();
-    while let Some((_, label)) = field(&mut b) {
-        let mut inner = &label[..];
-        let (mut name, mut value) = (Vec::new(), Vec::new());
-        while let Some((n, v)) = field(&mut inner) {
-            match n {
-                1 => name = v,
-                _ => value = v,
-            }
-        }
-        out.push((
-            String::from_utf8_lossy(&name).into_owned(),
-            String::from_utf8_lossy(&value).into_owned(),
-        ));
-    }
-    Labels::from_pairs(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -480,7 +442,7 @@ mod tests {
         let l = Labels::from_pairs([("__name__", "a"), ("x", &"é".repeat(100)[..])]);
         let mut enc = Vec::new();
         v1_append::append_labels(&mut enc, &l);
-        assert_eq!(decode_labels(&enc), l);
+        assert_eq!(v1_append::decode_labels(&enc), l);
     }
 
     #[test]
