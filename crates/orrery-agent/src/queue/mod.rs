@@ -162,6 +162,18 @@ struct SegMeta {
     unacked_bytes: u64,
 }
 
+impl SegMeta {
+    /// A new segment: its header and no records.
+    fn empty() -> Self {
+        SegMeta {
+            len: FILE_HEADER_LEN,
+            file_len: FILE_HEADER_LEN,
+            unacked_records: 0,
+            unacked_bytes: 0,
+        }
+    }
+}
+
 struct Writer<F> {
     segment: u64,
     file: F,
@@ -395,15 +407,7 @@ impl<F: Fs> Queue<F> {
             },
         };
         let writer = create_segment(&*fs, &dir, next)?;
-        segments.insert(
-            next,
-            SegMeta {
-                len: FILE_HEADER_LEN,
-                file_len: FILE_HEADER_LEN,
-                unacked_records: 0,
-                unacked_bytes: 0,
-            },
-        );
+        segments.insert(next, SegMeta::empty());
         let total_bytes = segments.values().map(|m| m.file_len).sum();
         report.segments = segments.len();
         report.pending_records = stats.pending_records;
@@ -896,15 +900,7 @@ impl<F: Fs> Queue<F> {
             .map_err(|e| QueueError::io("fsync", &path, e))?;
         let next = old + 1;
         self.writer = create_segment(&*self.fs, &self.cfg.dir, next)?;
-        self.segments.insert(
-            next,
-            SegMeta {
-                len: FILE_HEADER_LEN,
-                file_len: FILE_HEADER_LEN,
-                unacked_records: 0,
-                unacked_bytes: 0,
-            },
-        );
+        self.segments.insert(next, SegMeta::empty());
         self.total_bytes += FILE_HEADER_LEN;
         Ok(())
     }
