@@ -1,7 +1,7 @@
 //! The head's inverted index: interned symbols, series by label hash and by id, and
 //! postings lists per label pair. Not synchronised itself; `Head` wraps it in a lock.
 
-use super::series::{encode_labels, label_pairs, MemSeries};
+use super::series::{label_pairs, MemSeries};
 use crate::postings::{postings_for_matchers, PostingsSource};
 use orrery_model::{Labels, Matcher};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet, FxHasher};
@@ -188,6 +188,7 @@ impl Index {
     }
 
     /// The series whose labels encode to `enc` (see `series::encode_labels_into`).
+    #[cfg(test)]
     pub fn get_encoded(&self, enc: &[u8]) -> Option<&Arc<MemSeries>> {
         self.by_hash.get(hash_encoded(enc), enc)
     }
@@ -220,7 +221,15 @@ impl Index {
         a
     }
 
-    pub fn insert(&mut self, id: u64, labels: &Labels) -> Arc<MemSeries> {
+    /// Adds a series; `enc` is `labels` in compact form (`series::encode_labels`) and
+    /// `hash` is `hash_encoded(&enc)`, both computed by the caller for its lookup.
+    pub fn insert(
+        &mut self,
+        id: u64,
+        labels: &Labels,
+        enc: Box<[u8]>,
+        hash: u64,
+    ) -> Arc<MemSeries> {
         for l in labels.iter() {
             let n = self.intern(&l.name);
             let v = self.intern(&l.value);
@@ -234,11 +243,9 @@ impl Index {
                 _ => list.push(id),
             }
         }
-        let buf = encode_labels(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())));
-        let s = Arc::new(MemSeries::new(id, buf));
+        let s = Arc::new(MemSeries::new(id, enc));
         self.by_id.insert(id, s.clone());
-        self.by_hash
-            .insert(hash_encoded(s.label_bytes()), s.clone());
+        self.by_hash.insert(hash, s.clone());
         s
     }
 
@@ -392,7 +399,9 @@ mod tests {
         let b = Labels::from_pairs([("__name__", "up"), ("job", "b")]);
         let c = Labels::from_pairs([("__name__", "other"), ("job", "b")]);
         for (i, l) in [&a, &b, &c].into_iter().enumerate() {
-            idx.insert(i as u64 + 1, l);
+            let e = enc(l);
+            let hash = hash_encoded(&e);
+            idx.insert(i as u64 + 1, l, e.into_boxed_slice(), hash);
         }
         assert!(idx.get_encoded(&enc(&b)).is_some());
         idx.remove_many(&[1, 2, 99]);

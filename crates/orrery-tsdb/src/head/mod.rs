@@ -163,16 +163,14 @@ impl Head {
     /// If a series with these labels exists already, returns it instead.
     pub fn insert(&self, id: u64, labels: &Labels) -> Arc<MemSeries> {
         self.next_id.fetch_max(id + 1, Ordering::AcqRel);
-        let mut enc = Vec::new();
-        series::encode_labels_into(
-            &mut enc,
-            labels.iter().map(|l| (l.name.as_str(), l.value.as_str())),
-        );
+        // Encoded and hashed once, outside the write lock, for both lookup and insert.
+        let enc = series::encode_labels(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())));
+        let hash = index::hash_encoded(&enc);
         let mut idx = self.write();
-        if let Some(s) = idx.get_encoded(&enc) {
+        if let Some(s) = idx.get_hashed(hash, &enc) {
             return s.clone();
         }
-        idx.insert(id, labels)
+        idx.insert(id, labels, enc, hash)
     }
 
     /// The series with this id, for WAL replay.
