@@ -589,7 +589,7 @@ impl Db {
         let (mut stored_min, mut stored_max) = (i64::MAX, i64::MIN);
         let mut append = |s: &MemSeries, samples: &[Sample]| {
             for x in samples {
-                match self.head.append_unbounded(s, x.t, x.v) {
+                match self.head.append(s, x.t, x.v) {
                     AppendResult::Appended => out.samples_written += 1,
                     AppendResult::OutOfOrder => {
                         out.samples_written += 1;
@@ -1000,20 +1000,26 @@ fn apply_record(
         }
         TYPE_SAMPLES => {
             let mut cur: Option<(u64, Arc<MemSeries>)> = None;
-            record::decode_samples(payload, |id, s| {
+            let (mut min, mut max) = (i64::MAX, i64::MIN);
+            let res = record::decode_samples(payload, |id, s| {
                 // Compare the id we looked up, not the series' own: an alias differs.
                 if cur.as_ref().map(|(want, _)| *want) != Some(id) {
                     cur = resolve(head, aliases, id).map(|s| (id, s));
                 }
                 match &cur {
                     Some((_, series)) => {
-                        head.append(series, s.t, s.v);
+                        if head.append(series, s.t, s.v) != AppendResult::Duplicate {
+                            min = min.min(s.t);
+                            max = max.max(s.t);
+                        }
                     }
                     None => Counters::add(&counters.wal_replay_unknown_series, 1),
                 }
                 Ok(())
-            })
-            .map_err(bad)?;
+            });
+            // Also for the samples appended before a damaged entry.
+            head.extend_bounds(min, max);
+            res.map_err(bad)?;
         }
         TYPE_METADATA => {
             for m in record::decode_metadata(payload).map_err(bad)? {

@@ -178,20 +178,12 @@ impl Head {
         self.read().by_id(id)
     }
 
-    /// Appends one sample to a series, updating the head's time bounds.
-    pub fn append(&self, s: &MemSeries, t: i64, v: f64) -> AppendResult {
-        let r = s.append(t, v, &self.opts);
-        if r != AppendResult::Duplicate {
-            self.extend_bounds(t, t);
-        }
-        r
-    }
-
     /// Appends one sample to a series without touching the head's time bounds: the
     /// caller passes the smallest and largest stored timestamps to
-    /// [`Head::extend_bounds`] once per write, before acknowledging it (two atomic
-    /// read-modify-writes per sample cost about 5% of ingest CPU).
-    pub fn append_unbounded(&self, s: &MemSeries, t: i64, v: f64) -> AppendResult {
+    /// [`Head::extend_bounds`] once per write or WAL record, before the samples can be
+    /// queried by time (two atomic read-modify-writes per sample cost about 5% of
+    /// ingest CPU).
+    pub fn append(&self, s: &MemSeries, t: i64, v: f64) -> AppendResult {
         s.append(t, v, &self.opts)
     }
 
@@ -206,8 +198,7 @@ impl Head {
     /// Restores a closed chunk read from a checkpoint.
     pub fn restore_chunk(&self, s: &MemSeries, c: XorChunk) {
         if c.num_samples() > 0 {
-            self.min_time.fetch_min(c.min_time(), Ordering::AcqRel);
-            self.max_time.fetch_max(c.max_time(), Ordering::AcqRel);
+            self.extend_bounds(c.min_time(), c.max_time());
         }
         s.restore_chunk(c);
     }
