@@ -160,9 +160,11 @@ impl SeriesTable {
 pub(super) fn prefetch(p: *const u8, lines: usize) {
     #[cfg(target_arch = "x86_64")]
     for k in 0..lines {
-        // SAFETY: a prefetch is only a hint to the cache; it does not dereference the
-        // address and cannot fault, whatever the address (wrapping_add avoids forming
-        // an out-of-bounds pointer with `add`).
+        // SAFETY: `_mm_prefetch` needs SSE, which every x86-64 CPU has (it is in the
+        // target's baseline features). A prefetch is only a hint to the cache: it does
+        // not dereference the address and cannot fault, whatever the address, and
+        // `wrapping_add` forms the address without `add`'s in-bounds requirement.
+        // (`unused_unsafe`: newer toolchains declare the intrinsic safe to call.)
         #[allow(unused_unsafe)]
         unsafe {
             core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
