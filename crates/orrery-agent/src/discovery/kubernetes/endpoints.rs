@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Endpoints, ObjectReference, Pod};
+use k8s_openapi::api::core::v1::{Container, ContainerPort, Endpoints, ObjectReference, Pod};
 
 use super::pod::{
     containers, pod_ip, pod_labels, CONTAINER_IMAGE, CONTAINER_INIT, CONTAINER_NAME,
@@ -86,16 +86,7 @@ pub(crate) fn endpoints_targets(eps: &Endpoints, related: &Related<'_>) -> Targe
                 );
                 set(&mut t, &format!("{p}ready"), ready);
                 if let Some(r) = &addr.target_ref {
-                    set(
-                        &mut t,
-                        &format!("{p}address_target_kind"),
-                        r.kind.clone().unwrap_or_default(),
-                    );
-                    set(
-                        &mut t,
-                        &format!("{p}address_target_name"),
-                        r.name.clone().unwrap_or_default(),
-                    );
+                    set_target_ref(&mut t, p, r);
                 }
                 if let Some(node) = &addr.node_name {
                     set(&mut t, &format!("{p}node_name"), node.as_str());
@@ -118,6 +109,43 @@ pub(crate) fn endpoints_targets(eps: &Endpoints, related: &Related<'_>) -> Targe
     }
     tg.targets.extend(seen.uncovered_targets());
     tg
+}
+
+/// The `{prefix}address_target_kind` and `_name` labels of an endpoint's target
+/// reference (empty values for absent fields, as in Prometheus).
+pub(crate) fn set_target_ref(t: &mut LabelSet, prefix: &str, r: &ObjectReference) {
+    set(
+        t,
+        &format!("{prefix}address_target_kind"),
+        r.kind.clone().unwrap_or_default(),
+    );
+    set(
+        t,
+        &format!("{prefix}address_target_name"),
+        r.name.clone().unwrap_or_default(),
+    );
+}
+
+/// The container labels of container `c`'s port `cport`; `protocol` overrides the
+/// port's own protocol when `Some`.
+fn set_container_port(
+    t: &mut LabelSet,
+    c: &Container,
+    cport: &ContainerPort,
+    protocol: Option<&str>,
+    is_init: bool,
+) {
+    set(t, CONTAINER_NAME, c.name.as_str());
+    set(t, CONTAINER_IMAGE, c.image.clone().unwrap_or_default());
+    set(
+        t,
+        CONTAINER_PORT_NAME,
+        cport.name.clone().unwrap_or_default(),
+    );
+    set(t, CONTAINER_PORT_NUMBER, cport.container_port.to_string());
+    let proto = protocol.or(cport.protocol.as_deref()).unwrap_or_default();
+    set(t, CONTAINER_PORT_PROTOCOL, proto);
+    set(t, CONTAINER_INIT, is_init.to_string());
 }
 
 /// The pod an endpoint address points at, if it is a pod we know.
@@ -169,17 +197,7 @@ impl<'a> SeenPods<'a> {
                 .flatten()
                 .find(|cp| cp.container_port == port)
             {
-                set(t, CONTAINER_NAME, c.name.as_str());
-                set(t, CONTAINER_IMAGE, c.image.clone().unwrap_or_default());
-                set(
-                    t,
-                    CONTAINER_PORT_NAME,
-                    cport.name.clone().unwrap_or_default(),
-                );
-                set(t, CONTAINER_PORT_NUMBER, port.to_string());
-                let proto = protocol.or(cport.protocol.as_deref()).unwrap_or_default();
-                set(t, CONTAINER_PORT_PROTOCOL, proto);
-                set(t, CONTAINER_INIT, is_init.to_string());
+                set_container_port(t, c, cport, protocol, is_init);
             }
         }
     }
@@ -202,24 +220,7 @@ impl<'a> SeenPods<'a> {
                         ADDRESS_LABEL,
                         join_host_port(ip, cport.container_port),
                     );
-                    set(&mut t, CONTAINER_NAME, c.name.as_str());
-                    set(&mut t, CONTAINER_IMAGE, c.image.clone().unwrap_or_default());
-                    set(
-                        &mut t,
-                        CONTAINER_PORT_NAME,
-                        cport.name.clone().unwrap_or_default(),
-                    );
-                    set(
-                        &mut t,
-                        CONTAINER_PORT_NUMBER,
-                        cport.container_port.to_string(),
-                    );
-                    set(
-                        &mut t,
-                        CONTAINER_PORT_PROTOCOL,
-                        cport.protocol.clone().unwrap_or_default(),
-                    );
-                    set(&mut t, CONTAINER_INIT, is_init.to_string());
+                    set_container_port(&mut t, c, cport, None, is_init);
                     t.extend(pod_labels(pod));
                     out.push(t);
                 }

@@ -19,7 +19,7 @@
 
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
-use super::endpoints::{resolve_pod, SeenPods};
+use super::endpoints::{resolve_pod, set_target_ref, SeenPods};
 use super::service::service_labels;
 use super::watch::Related;
 use super::{
@@ -103,16 +103,7 @@ pub(crate) fn endpointslice_targets(eps: &EndpointSlice, related: &Related<'_>) 
                     set(&mut t, &format!("{p}endpoint_hostname"), v.as_str());
                 }
                 if let Some(r) = &ep.target_ref {
-                    set(
-                        &mut t,
-                        &format!("{p}address_target_kind"),
-                        r.kind.clone().unwrap_or_default(),
-                    );
-                    set(
-                        &mut t,
-                        &format!("{p}address_target_name"),
-                        r.name.clone().unwrap_or_default(),
-                    );
+                    set_target_ref(&mut t, p, r);
                 }
                 if let Some(v) = &ep.node_name {
                     set(&mut t, &format!("{p}endpoint_node_name"), v.as_str());
