@@ -295,6 +295,30 @@ fn endpoint_label(ep: &EndpointSpec) -> Option<String> {
     }
 }
 
+/// Ends an endpoint's rules as the operator does (`jobLabel`, read from
+/// `<job_label_prefix><jobLabel>`, overrides the job; `endpoint` names the port; then
+/// the endpoint's own `relabelings`) and sets them as `job`'s `relabel_configs`.
+fn finish_rules(
+    job: &mut Value,
+    mut rules: Vec<Value>,
+    job_label_prefix: &str,
+    spec: &MonitorSpec,
+    ep: &EndpointSpec,
+) -> Result<(), String> {
+    if !spec.job_label.is_empty() {
+        rules.push(json!({
+            "source_labels": [format!("{job_label_prefix}{}", sanitize_label_name(&spec.job_label))],
+            "target_label": "job", "regex": "(.+)", "replacement": "${1}",
+        }));
+    }
+    if let Some(endpoint) = endpoint_label(ep) {
+        rules.push(json!({"target_label": "endpoint", "replacement": endpoint}));
+    }
+    rules.extend(relabelings_from(&ep.relabelings, "relabelings")?);
+    job["relabel_configs"] = Value::Array(rules);
+    Ok(())
+}
+
 /// `drop` targets whose pod has finished (`filterRunning`, on by default).
 fn running_filter() -> Value {
     json!({"action": "drop", "source_labels": ["__meta_kubernetes_pod_phase"], "regex": "(Failed|Succeeded)"})

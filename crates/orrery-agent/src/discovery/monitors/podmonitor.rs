@@ -22,10 +22,10 @@ use serde_json::{json, Value};
 
 use super::servicemonitor::copy_label;
 use super::{
-    common_settings, endpoint_label, relabelings_from, running_filter, sd_config, selector_rules,
-    EndpointSpec, MonitorSpec, Notes, PortMatch,
+    common_settings, finish_rules, running_filter, sd_config, selector_rules, EndpointSpec,
+    MonitorSpec, Notes, PortMatch,
 };
-use crate::discovery::kubernetes::{sanitize_label_name, Role};
+use crate::discovery::kubernetes::Role;
 
 /// The Prometheus-shaped jobs (as JSON) of one PodMonitor, one per endpoint.
 pub(super) fn generate(
@@ -88,16 +88,6 @@ fn endpoint_job(
         rules.push(copy_label("__meta_kubernetes_pod_label_", l));
     }
     rules.push(json!({"target_label": "job", "replacement": format!("{namespace}/{name}")}));
-    if !spec.job_label.is_empty() {
-        rules.push(json!({
-            "source_labels": [format!("__meta_kubernetes_pod_label_{}", sanitize_label_name(&spec.job_label))],
-            "target_label": "job", "regex": "(.+)", "replacement": "${1}",
-        }));
-    }
-    if let Some(endpoint) = endpoint_label(ep) {
-        rules.push(json!({"target_label": "endpoint", "replacement": endpoint}));
-    }
-    rules.extend(relabelings_from(&ep.relabelings, "relabelings")?);
-    job["relabel_configs"] = Value::Array(rules);
+    finish_rules(&mut job, rules, "__meta_kubernetes_pod_label_", spec, ep)?;
     Ok(job)
 }

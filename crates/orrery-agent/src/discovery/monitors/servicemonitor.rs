@@ -25,8 +25,8 @@
 use serde_json::{json, Value};
 
 use super::{
-    common_settings, endpoint_label, relabelings_from, sd_config, selector_rules, EndpointSpec,
-    MonitorSpec, Notes, PortMatch,
+    common_settings, finish_rules, sd_config, selector_rules, EndpointSpec, MonitorSpec, Notes,
+    PortMatch,
 };
 use crate::discovery::kubernetes::{sanitize_label_name, Role};
 
@@ -116,17 +116,13 @@ fn endpoint_job(
         rules.push(copy_label("__meta_kubernetes_pod_label_", l));
     }
     rules.push(json!({"source_labels": ["__meta_kubernetes_service_name"], "target_label": "job", "replacement": "${1}"}));
-    if !spec.job_label.is_empty() {
-        rules.push(json!({
-            "source_labels": [format!("__meta_kubernetes_service_label_{}", sanitize_label_name(&spec.job_label))],
-            "target_label": "job", "regex": "(.+)", "replacement": "${1}",
-        }));
-    }
-    if let Some(endpoint) = endpoint_label(ep) {
-        rules.push(json!({"target_label": "endpoint", "replacement": endpoint}));
-    }
-    rules.extend(relabelings_from(&ep.relabelings, "relabelings")?);
-    job["relabel_configs"] = Value::Array(rules);
+    finish_rules(
+        &mut job,
+        rules,
+        "__meta_kubernetes_service_label_",
+        spec,
+        ep,
+    )?;
     Ok(job)
 }
 
