@@ -84,16 +84,48 @@ pub fn run_agent(args: AgentArgs) -> Result<()> {
             .with_context(|| format!("listening on {}", args.listen))?;
         let agent = Arc::new(Agent::start(cfg, &args.data_dir).await?);
         tracing::info!(addr = %args.listen, data_dir = %args.data_dir.display(), "orrery agent running");
-        let state = Arc::new(ApiState { agent: agent.clone(), config_path: args.config.clone() });
-        let api = tokio::spawn(async move { axum::serve(listener, router(state)).await });
-        reload_on_sighup(agent.clone(), args.config.clone());
+        let api = StatusApi::serve(listener, agent.clone(), args.config.clone());
+        let hup = reload_on_sighup(agent.clone(), args.config.clone());
         crate::shutdown_signal().await;
-        api.abort();
-        // The API task holds the agent; wait until it is really gone.
-        let _ = api.await;
+        hup.abort();
+        // The reload task holds the agent; wait until it is really gone.
+        let _ = hup.await;
+        api.stop().await;
         stop(agent).await;
         Ok(())
     })
+}
+
+/// The agent's status API, served until [`StatusApi::stop`].
+struct StatusApi {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl StatusApi {
+    fn serve(
+        listener: tokio::net::TcpListener,
+        agent: Arc<Agent>,
+        config_path: PathBuf,
+    ) -> StatusApi {
+        let state = Arc::new(ApiState { agent, config_path });
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router(state))
+                .with_graceful_shutdown(async move {
+                    let _ = stop_rx.await;
+                })
+                .await
+        });
+        StatusApi { stop, task }
+    }
+
+    /// Stops accepting and waits until every connection is closed: each one holds the
+    /// agent, which must be released before it can shut down.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
 }
 
 async fn stop(agent: Arc<Agent>) {
@@ -103,7 +135,7 @@ async fn stop(agent: Arc<Agent>) {
     }
 }
 
-fn reload_on_sighup(agent: Arc<Agent>, path: PathBuf) {
+fn reload_on_sighup(agent: Arc<Agent>, path: PathBuf) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         use tokio::signal::unix::{signal, SignalKind};
         let Ok(mut hup) = signal(SignalKind::hangup()) else {
@@ -122,7 +154,7 @@ fn reload_on_sighup(agent: Arc<Agent>, path: PathBuf) {
                 }
             }
         }
-    });
+    })
 }
 
 /// `orrery demo`: a server and an agent in one process, scraping the server itself
@@ -167,8 +199,7 @@ pub fn run_demo(args: DemoArgs) -> Result<()> {
             let _ = stop_rx.await;
         }));
         let agent = Arc::new(Agent::start(agent_cfg, &args.data_dir.join("agent")).await?);
-        let state = Arc::new(ApiState { agent: agent.clone(), config_path });
-        let api = tokio::spawn(async move { axum::serve(agent_listener, router(state)).await });
+        let api = StatusApi::serve(agent_listener, agent.clone(), config_path);
         println!(
             "Orrery demo is running.\n  Prometheus API and Grafana data source: http://{0}\n  try: curl -s 'http://{0}/api/v1/query' --data-urlencode 'query=sum by (job) (up)'\n  agent targets: http://{1}/api/v1/targets\n  scraping: orrery, orrery-agent{2}\nPress Ctrl-C to stop.",
             args.listen,
@@ -176,9 +207,7 @@ pub fn run_demo(args: DemoArgs) -> Result<()> {
             if node { ", node-exporter" } else { " (no node-exporter found at the --node-exporter address)" }
         );
         crate::shutdown_signal().await;
-        api.abort();
-        // The API task holds the agent; wait until it is really gone.
-        let _ = api.await;
+        api.stop().await;
         stop(agent).await;
         let _ = stop_tx.send(());
         server_task.await.context("server task")??;
