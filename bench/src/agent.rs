@@ -12,9 +12,8 @@
 //! `VmHWM` at the end (both cover startup). Then the agent is stopped (SIGTERM).
 
 use std::fmt::Write as _;
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -311,13 +310,7 @@ impl AgentProcess {
             SystemKind::VictoriaMetrics => bail!("BUG: victoria-metrics has no agent here"),
         }
         let log = dir.join("agent.log");
-        let out = File::create(&log).with_context(|| format!("create {}", log.display()))?;
-        cmd.stdin(Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out);
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("start {}", bin.display()))?;
+        let child = systems::spawn_logged(&mut cmd, bin, &log)?;
         Ok(AgentProcess {
             pid: child.id(),
             child,
@@ -364,9 +357,7 @@ impl AgentProcess {
     }
 
     fn log_tail(&self, n: usize) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(n)..].join("\n")
+        systems::log_tail(&self.log, n)
     }
 
     /// SIGTERM, then SIGKILL after 10s.
@@ -542,20 +533,13 @@ fn ratio_line(rows: &[AgentRow]) -> String {
 
 /// Today's date (UTC) as `YYYY-MM-DD`, from the system clock.
 fn date_utc() -> String {
-    let days = SystemTime::now()
+    let ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400) as i64;
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+        .map_or(0, |d| d.as_millis() as i64);
+    // `YYYY-MM-DDThh:mm:ss.mmmZ`: the date is its first ten characters.
+    let mut date = orrery_model::format_rfc3339_ms(ms);
+    date.truncate(10);
+    date
 }
 
 #[cfg(test)]

@@ -234,13 +234,7 @@ impl Running {
         }
         cmd.args(extra);
         let log = work.join("server.log");
-        let out = File::create(&log).with_context(|| format!("create {}", log.display()))?;
-        cmd.stdin(Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out);
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("start {}", bin.display()))?;
+        let child = spawn_logged(&mut cmd, bin, &log)?;
         Ok(Running {
             kind,
             pid: child.id(),
@@ -414,15 +408,31 @@ impl Running {
 
     /// The last `n` lines of the server log.
     pub fn log_tail(&self, n: usize) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(n)..].join("\n")
+        log_tail(&self.log, n)
     }
 
     /// Stops the process: SIGTERM, then SIGKILL after 10s.
     pub fn stop(mut self) {
         stop_child(&mut self.child);
     }
+}
+
+/// Starts `cmd` (the program `bin`) with stdin closed and stdout and stderr in a fresh
+/// file `log`.
+pub fn spawn_logged(cmd: &mut Command, bin: &Path, log: &Path) -> Result<Child> {
+    let out = File::create(log).with_context(|| format!("create {}", log.display()))?;
+    cmd.stdin(Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out);
+    cmd.spawn()
+        .with_context(|| format!("start {}", bin.display()))
+}
+
+/// The last `n` lines of the log file `log` (empty if it cannot be read).
+pub fn log_tail(log: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// Stops a child process: SIGTERM, then SIGKILL if it is still running after 10s.
