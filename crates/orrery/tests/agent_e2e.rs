@@ -21,7 +21,10 @@
 
 mod common;
 
-use common::{free_port, get_api, http, read_reply, wait_ready, Orrery, Proc};
+use common::{
+    free_port, get_api, http, read_reply, spawn_ready, start_node_exporter, start_on_free_port,
+    Orrery, Proc, NODE_EXPORTER,
+};
 use orrery_model::format_rfc3339_ms;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -34,7 +37,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const PROMETHEUS: &str = "/usr/bin/prometheus";
-const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
 const CLUSTER: &str = "prod-eu-1";
 /// How long the agent may take to deliver a backlog once the server is back; the
 /// sender's backoff is capped at 5 s, so this is generous.
@@ -259,41 +261,19 @@ impl Agent {
     /// Starts `orrery agent` and waits for its status API; retries with another port
     /// if the listen port was taken in between.
     fn start(config: &Path, data_dir: &Path) -> Agent {
-        let mut last = String::new();
-        for _ in 0..3 {
-            let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-            let started = Instant::now();
-            let mut proc = Proc::spawn(
-                "orrery-agent",
-                Command::new(env!("CARGO_BIN_EXE_orrery"))
-                    .arg("agent")
-                    .arg("--config")
-                    .arg(config)
-                    .arg("--data-dir")
-                    .arg(data_dir)
-                    .arg("--listen")
-                    .arg(addr.to_string())
-                    .env("ORRERY_LOG", "info"),
-            );
-            match wait_ready(
-                &mut proc,
-                &format!("http://{addr}/-/ready"),
-                common::READY_TIMEOUT,
-            ) {
-                Ok(()) => {
-                    println!(
-                        "orrery agent pid {} ready on {addr} in {:?} (data dir {})",
-                        proc.pid(),
-                        started.elapsed(),
-                        data_dir.display()
-                    );
-                    return Agent { proc, addr };
-                }
-                Err(e) if proc.log_text().contains("Address already in use") => last = e,
-                Err(e) => panic!("orrery agent did not start: {e}"),
-            }
-        }
-        panic!("orrery agent did not start (port taken three times): {last}");
+        let (proc, addr) = start_on_free_port("orrery-agent", "orrery agent", data_dir, |addr| {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_orrery"));
+            cmd.arg("agent")
+                .arg("--config")
+                .arg(config)
+                .arg("--data-dir")
+                .arg(data_dir)
+                .arg("--listen")
+                .arg(addr.to_string())
+                .env("ORRERY_LOG", "info");
+            cmd
+        });
+        Agent { proc, addr }
     }
 
     fn url(&self, path: &str) -> String {
@@ -404,38 +384,13 @@ fn job(name: &str, target: SocketAddr, extra: &str) -> String {
 
 /// Starts `orrery server` on a given port (a restart keeps its address).
 fn start_server_on(data_dir: &Path, port: u16) -> Orrery {
-    let started = Instant::now();
-    let mut proc = Proc::spawn("orrery", &mut Orrery::command(data_dir, port, None));
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    wait_ready(
-        &mut proc,
+    let proc = spawn_ready(
+        "orrery",
+        &mut Orrery::command(data_dir, port, None),
         &format!("http://{addr}/-/ready"),
-        common::READY_TIMEOUT,
-    )
-    .unwrap_or_else(|e| panic!("orrery server did not start on {addr}: {e}"));
-    println!(
-        "orrery server pid {} ready on {addr} in {:?} (data dir {})",
-        proc.pid(),
-        started.elapsed(),
-        data_dir.display()
     );
     Orrery { proc, addr }
-}
-
-fn start_node_exporter() -> (Proc, SocketAddr) {
-    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let mut p = Proc::spawn(
-        "node-exporter",
-        Command::new(NODE_EXPORTER).arg(format!("--web.listen-address={addr}")),
-    );
-    wait_ready(
-        &mut p,
-        &format!("http://{addr}/metrics"),
-        Duration::from_secs(30),
-    )
-    .unwrap_or_else(|e| panic!("node-exporter did not start: {e}"));
-    println!("node-exporter pid {} on {addr}", p.pid());
-    (p, addr)
 }
 
 /// The instant query's vector as `(labels, value)` pairs.
@@ -702,7 +657,8 @@ fn agent_remote_writes_into_real_prometheus_without_errors() {
     let prom_config = tmp.path().join("prometheus.yml");
     std::fs::write(&prom_config, "global:\n  scrape_interval: 15s\n")
         .expect("writing prometheus.yml");
-    let mut prom = Proc::spawn(
+    let prom_url = format!("http://{prom_addr}");
+    let prom = spawn_ready(
         "prometheus",
         Command::new(PROMETHEUS)
             .arg(format!("--config.file={}", prom_config.display()))
@@ -712,15 +668,8 @@ fn agent_remote_writes_into_real_prometheus_without_errors() {
             ))
             .arg(format!("--web.listen-address={prom_addr}"))
             .arg("--web.enable-remote-write-receiver"),
-    );
-    let prom_url = format!("http://{prom_addr}");
-    wait_ready(
-        &mut prom,
         &format!("{prom_url}/-/ready"),
-        Duration::from_secs(30),
-    )
-    .unwrap_or_else(|e| panic!("prometheus did not start: {e}"));
-    println!("prometheus pid {} ready on {prom_addr}", prom.pid());
+    );
 
     // The agent scrapes Prometheus itself (histograms, summaries, hundreds of series)
     // and node-exporter when it is installed.

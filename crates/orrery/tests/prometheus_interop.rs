@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{free_port, get_api, http, wait_ready, Orrery, Proc};
+use common::{free_port, get_api, http, spawn_ready, start_node_exporter, Orrery, NODE_EXPORTER};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
@@ -17,7 +17,6 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const PROMETHEUS: &str = "/usr/bin/prometheus";
-const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
 /// How long the whole comparison may take once Prometheus is ready.
 const DEADLINE: Duration = Duration::from_secs(60);
 /// Series Prometheus created this recently may not have been sent yet.
@@ -96,22 +95,8 @@ fn prometheus_remote_write_reaches_orrery_without_failures() {
         .expect("creating a temp dir");
     let orrery = Orrery::start(&tmp.path().join("orrery"), None);
 
-    let mut node: Option<(Proc, u16)> = None;
-    if Path::new(NODE_EXPORTER).exists() {
-        let port = free_port();
-        let mut p = Proc::spawn(
-            "node-exporter",
-            Command::new(NODE_EXPORTER).arg(format!("--web.listen-address=127.0.0.1:{port}")),
-        );
-        wait_ready(
-            &mut p,
-            &format!("http://127.0.0.1:{port}/metrics"),
-            Duration::from_secs(30),
-        )
-        .unwrap_or_else(|e| panic!("node-exporter did not start: {e}"));
-        println!("node-exporter pid {} on 127.0.0.1:{port}", p.pid());
-        node = Some((p, port));
-    } else {
+    let node = Path::new(NODE_EXPORTER).exists().then(start_node_exporter);
+    if node.is_none() {
         println!("{NODE_EXPORTER} not installed: scraping Prometheus only");
     }
 
@@ -120,9 +105,9 @@ fn prometheus_remote_write_reaches_orrery_without_failures() {
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
          scrape_configs:\n  - job_name: prom\n    static_configs:\n      - targets: ['127.0.0.1:{prom_port}']\n"
     );
-    if let Some((_, port)) = &node {
+    if let Some((_, addr)) = &node {
         config.push_str(&format!(
-            "  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+            "  - job_name: node\n    static_configs:\n      - targets: ['{addr}']\n"
         ));
     }
     config.push_str(&format!(
@@ -132,7 +117,8 @@ fn prometheus_remote_write_reaches_orrery_without_failures() {
     let config_path = tmp.path().join("prometheus.yml");
     std::fs::write(&config_path, &config).expect("writing prometheus.yml");
     println!("prometheus.yml:\n{config}");
-    let mut prom = Proc::spawn(
+    let prom_url = format!("http://127.0.0.1:{prom_port}");
+    let _prom = spawn_ready(
         "prometheus",
         Command::new(PROMETHEUS)
             .arg(format!("--config.file={}", config_path.display()))
@@ -141,19 +127,9 @@ fn prometheus_remote_write_reaches_orrery_without_failures() {
                 tmp.path().join("prometheus").display()
             ))
             .arg(format!("--web.listen-address=127.0.0.1:{prom_port}")),
-    );
-    let prom_url = format!("http://127.0.0.1:{prom_port}");
-    wait_ready(
-        &mut prom,
         &format!("{prom_url}/-/ready"),
-        Duration::from_secs(30),
-    )
-    .unwrap_or_else(|e| panic!("prometheus did not start: {e}"));
-    let ready_at = now_secs();
-    println!(
-        "prometheus pid {} ready on 127.0.0.1:{prom_port}",
-        prom.pid()
     );
+    let ready_at = now_secs();
 
     let agent = http();
     let jobs: Vec<&str> = if node.is_some() {

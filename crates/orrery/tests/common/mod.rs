@@ -259,6 +259,67 @@ pub fn wait_ready(proc: &mut Proc, url: &str, timeout: Duration) -> Result<(), S
     }
 }
 
+/// Starts `cmd`, with its output in the log `name`, and waits until `url` answers 200;
+/// panics if it does not within [`READY_TIMEOUT`].
+pub fn spawn_ready(name: &str, cmd: &mut Command, url: &str) -> Proc {
+    let started = Instant::now();
+    let mut proc = Proc::spawn(name, cmd);
+    wait_ready(&mut proc, url, READY_TIMEOUT)
+        .unwrap_or_else(|e| panic!("{name} did not start: {e}"));
+    println!(
+        "{name} pid {} ready at {url} in {:?}",
+        proc.pid(),
+        started.elapsed()
+    );
+    proc
+}
+
+/// Debian's node-exporter, scraped by the tests that find it installed.
+pub const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
+
+/// Starts [`NODE_EXPORTER`] on a free port and waits until it serves `/metrics`.
+pub fn start_node_exporter() -> (Proc, SocketAddr) {
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let proc = spawn_ready(
+        "node-exporter",
+        Command::new(NODE_EXPORTER).arg(format!("--web.listen-address={addr}")),
+        &format!("http://{addr}/metrics"),
+    );
+    (proc, addr)
+}
+
+/// Starts an `orrery` subcommand (`what`, e.g. "orrery server") listening on a free port,
+/// with its output in the log `name`, and waits for its `/-/ready`. `command` gives the
+/// command line for a listen address. If the port was taken in between, tries again with
+/// another one.
+pub fn start_on_free_port(
+    name: &str,
+    what: &str,
+    data_dir: &Path,
+    command: impl Fn(SocketAddr) -> Command,
+) -> (Proc, SocketAddr) {
+    let mut last = String::new();
+    for _ in 0..3 {
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let started = Instant::now();
+        let mut proc = Proc::spawn(name, &mut command(addr));
+        match wait_ready(&mut proc, &format!("http://{addr}/-/ready"), READY_TIMEOUT) {
+            Ok(()) => {
+                println!(
+                    "{what} pid {} ready on {addr} in {:?} (data dir {})",
+                    proc.pid(),
+                    started.elapsed(),
+                    data_dir.display()
+                );
+                return (proc, addr);
+            }
+            Err(e) if proc.log_text().contains("Address already in use") => last = e,
+            Err(e) => panic!("{what} did not start: {e}"),
+        }
+    }
+    panic!("{what} did not start (port taken three times): {last}");
+}
+
 /// A running `orrery server`.
 pub struct Orrery {
     /// The process; SIGKILLed on drop.
@@ -286,27 +347,10 @@ impl Orrery {
     /// Starts a server and waits for `/-/ready`. If the port was taken in between, tries
     /// again with another one.
     pub fn start(data_dir: &Path, config: Option<&Path>) -> Orrery {
-        let mut last = String::new();
-        for _ in 0..3 {
-            let port = free_port();
-            let started = Instant::now();
-            let mut proc = Proc::spawn("orrery", &mut Self::command(data_dir, port, config));
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            match wait_ready(&mut proc, &format!("http://{addr}/-/ready"), READY_TIMEOUT) {
-                Ok(()) => {
-                    println!(
-                        "orrery server pid {} ready on {addr} in {:?} (data dir {})",
-                        proc.pid(),
-                        started.elapsed(),
-                        data_dir.display()
-                    );
-                    return Orrery { proc, addr };
-                }
-                Err(e) if proc.log_text().contains("Address already in use") => last = e,
-                Err(e) => panic!("orrery server did not start: {e}"),
-            }
-        }
-        panic!("orrery server did not start (port taken three times): {last}");
+        let (proc, addr) = start_on_free_port("orrery", "orrery server", data_dir, |addr| {
+            Self::command(data_dir, addr.port(), config)
+        });
+        Orrery { proc, addr }
     }
 
     /// `http://addr` + `path`.
