@@ -60,12 +60,12 @@ impl Lookup<'_> {
         let mut cand: [Option<&MemSeries>; RING] = [None; RING];
         let mut out = Vec::with_capacity(n);
         let stage = |i: usize, back: usize| i.checked_sub(back).filter(|&j| j < n);
+        let mut labels = batch.iter().map(|(labels, _)| labels);
         for i in 0..n + 3 * AHEAD {
-            if let Some(span) = batch.series.get(i) {
+            if let Some(labels) = labels.next() {
                 let r = i % RING;
                 enc[r].clear();
-                let labels = batch.label_pairs.get(span.labels.clone()).unwrap_or(&[]);
-                series::encode_labels_into(&mut enc[r], labels.iter().copied());
+                series::encode_labels_into(&mut enc[r], labels.iter());
                 hash[r] = index::hash_encoded(&enc[r]);
                 self.0.prefetch_slot(hash[r]);
             }
