@@ -318,6 +318,23 @@ fn invalid_options_are_rejected() {
     ));
 }
 
+/// Builds a record's payload.
+type Build<'a> = &'a dyn Fn(&mut Vec<u8>);
+
+/// Appends records, each payload built by its closure, to the WAL in one write.
+fn append_records(w: &mut WalWriter, records: &[(u8, Build<'_>)]) {
+    let payloads: Vec<(u8, Vec<u8>)> = records
+        .iter()
+        .map(|(typ, build)| {
+            let mut p = Vec::new();
+            build(&mut p);
+            (*typ, p)
+        })
+        .collect();
+    let framed: Vec<(u8, &[u8])> = payloads.iter().map(|(t, p)| (*t, p.as_slice())).collect();
+    w.append(&framed).unwrap();
+}
+
 /// A cut drops series left without data; the same labels then come back under a new
 /// id. A crash before the cut's checkpoint replays segments holding both ids, and the
 /// samples of each must land in the one series (the CI run that found this lost the
@@ -331,41 +348,28 @@ fn replay_joins_samples_of_one_series_written_under_two_ids() {
     let other = Labels::from_pairs([("__name__", "m"), ("instance", "h1")]);
     {
         let mut w = WalWriter::create(&wal_dir, 0, 1 << 20).unwrap();
-        let record = |typ: u8, f: &dyn Fn(&mut Vec<u8>)| {
-            let mut p = Vec::new();
-            f(&mut p);
-            (typ, p)
-        };
-        let first = [
-            record(TYPE_SERIES, &|p| {
-                record::encode_series(p, [(1, &labels), (2, &other)])
-            }),
-            record(TYPE_SAMPLES, &|p| {
-                record::encode_samples(p, 1, &[Sample::new(1000, 1.0), Sample::new(2000, 2.0)]);
-                record::encode_samples(p, 2, &[Sample::new(1000, 5.0)]);
-            }),
-        ];
-        w.append(
-            &first
-                .iter()
-                .map(|(t, p)| (*t, p.as_slice()))
-                .collect::<Vec<_>>(),
-        )
-        .unwrap();
+        append_records(
+            &mut w,
+            &[
+                (TYPE_SERIES, &|p| {
+                    record::encode_series(p, [(1, &labels), (2, &other)])
+                }),
+                (TYPE_SAMPLES, &|p| {
+                    record::encode_samples(p, 1, &[Sample::new(1000, 1.0), Sample::new(2000, 2.0)]);
+                    record::encode_samples(p, 2, &[Sample::new(1000, 5.0)]);
+                }),
+            ],
+        );
         w.roll().unwrap();
-        let second = [
-            record(TYPE_SERIES, &|p| record::encode_series(p, [(3, &labels)])),
-            record(TYPE_SAMPLES, &|p| {
-                record::encode_samples(p, 3, &[Sample::new(3000, 3.0), Sample::new(4000, 4.0)]);
-            }),
-        ];
-        w.append(
-            &second
-                .iter()
-                .map(|(t, p)| (*t, p.as_slice()))
-                .collect::<Vec<_>>(),
-        )
-        .unwrap();
+        append_records(
+            &mut w,
+            &[
+                (TYPE_SERIES, &|p| record::encode_series(p, [(3, &labels)])),
+                (TYPE_SAMPLES, &|p| {
+                    record::encode_samples(p, 3, &[Sample::new(3000, 3.0), Sample::new(4000, 4.0)]);
+                }),
+            ],
+        );
         w.sync().unwrap();
     }
     let db = Db::open(dir.path(), opts()).unwrap();
