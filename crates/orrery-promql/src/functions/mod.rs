@@ -2,6 +2,7 @@
 //! others in `instant`; a name neither knows (experimental functions we do not
 //! implement, such as `info`) fails with a clear error naming it.
 
+mod fit;
 mod instant;
 mod range;
 

@@ -18,6 +18,7 @@
 //! Native histograms do not exist in this engine, so every histogram rule of the
 //! upstream functions is moot here.
 
+use super::fit::SlidingFit;
 use crate::error::{PromqlError, Result};
 use crate::eval::{dedupe, drop_name_owned, for_each_window, par};
 use crate::eval::{format_float, kahan_inc, quantile};
@@ -34,9 +35,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, name: &str, args: &[Box<Expr>]) -> Re
         "delta" => rates(ev, args, false, false)?,
         "irate" => simple(ev, args, false, |w| instant_value(w, true))?,
         "idelta" => simple(ev, args, false, |w| instant_value(w, false))?,
-        "deriv" => simple(ev, args, false, |w| {
-            (w.len() >= 2).then(|| linear_regression(w, w[0].t).0)
-        })?,
+        "deriv" => deriv(ev, args)?,
         "predict_linear" => predict_linear(ev, args)?,
         "resets" => simple(ev, args, false, |w| {
             Some(w.windows(2).filter(|p| p[1].v < p[0].v).count() as f64)
@@ -340,35 +339,10 @@ fn instant_value(w: &[Sample], per_second: bool) -> Option<f64> {
     Some(v)
 }
 
-/// Least-squares fit of the points with times relative to `intercept_t` (seconds),
-/// with Kahan-compensated sums. Returns (slope, intercept at `intercept_t`). A constant
-/// series has slope 0, unless the constant is infinite, which gives NaN.
-fn linear_regression(w: &[Sample], intercept_t: i64) -> (f64, f64) {
-    let init = w.first().map_or(f64::NAN, |p| p.v);
-    let constant = w.iter().all(|p| p.v == init);
-    if constant {
-        if init.is_infinite() {
-            return (f64::NAN, f64::NAN);
-        }
-        return (0.0, init);
-    }
-    let n = w.len() as f64;
-    let (mut sx, mut cx) = (0.0, 0.0);
-    let (mut sy, mut cy) = (0.0, 0.0);
-    let (mut sxy, mut cxy) = (0.0, 0.0);
-    let (mut sx2, mut cx2) = (0.0, 0.0);
-    for p in w {
-        let x = seconds(p.t - intercept_t);
-        (sx, cx) = kahan_inc(x, sx, cx);
-        (sy, cy) = kahan_inc(p.v, sy, cy);
-        (sxy, cxy) = kahan_inc(x * p.v, sxy, cxy);
-        (sx2, cx2) = kahan_inc(x * x, sx2, cx2);
-    }
-    let (sx, sy, sxy, sx2) = (sx + cx, sy + cy, sxy + cxy, sx2 + cx2);
-    let cov = sxy - sx * sy / n;
-    let var = sx2 - sx * sx / n;
-    let slope = cov / var;
-    (slope, sy / n - slope * sx / n)
+/// `deriv(v)`: the slope of each window's least-squares line, per second.
+fn deriv(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> Result<Val> {
+    let rv = ev.eval_range(arg(args, 0)?)?;
+    finish(fitted(rv, &ev.ts, |_, slope, _| slope), false)
 }
 
 /// `predict_linear(v, t)`: the fitted value `t` seconds after each step's evaluation
@@ -378,15 +352,24 @@ fn predict_linear(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> Result<Val> {
     let (range_e, dur_e) = (arg(args, 0)?, arg(args, 1)?);
     let rv = ev.eval_range(range_e)?;
     let dur = scalar_arg(ev, dur_e)?;
-    let ts = &ev.ts;
-    let out = map_windows_par(rv, |i, w| {
-        if w.len() < 2 {
-            return None;
-        }
-        let (slope, intercept) = linear_regression(w, ts[i]);
-        Some(slope * dur[i] + intercept)
-    });
+    let out = fitted(rv, &ev.ts, |i, slope, intercept| slope * dur[i] + intercept);
     finish(out, false)
+}
+
+/// `f(step, slope, intercept at the step's time)` of the least-squares line of every
+/// window with at least two points, from a [`SlidingFit`] per series.
+fn fitted(arg: RangeArg, ts: &[i64], f: impl Fn(usize, f64, f64) -> f64 + Sync) -> Vec<StepSeries> {
+    per_series(arg, |ends, range, s| {
+        let mut fit = SlidingFit::new(&s.points, range);
+        let mut values = Vec::with_capacity(ends.len());
+        for_each_window(ends, range, s, |i, lo, hi| {
+            values.push((hi - lo >= 2).then(|| {
+                let (slope, intercept) = fit.fit(lo, hi, ts[i]);
+                f(i, slope, intercept)
+            }));
+        });
+        values
+    })
 }
 
 /// Kahan-compensated sum; an infinite sum is returned without its compensation.
