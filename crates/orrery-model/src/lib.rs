@@ -9,6 +9,7 @@
 mod batch;
 pub mod de;
 mod error;
+pub mod gofloat;
 mod labels;
 mod matcher;
 mod relabel;

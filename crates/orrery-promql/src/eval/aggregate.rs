@@ -50,18 +50,9 @@ pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
     values[lower as usize] * (1.0 - w) + values[upper as usize] * w
 }
 
-/// Go's `strconv.FormatFloat(f, 'f', -1, 64)`.
-pub(crate) fn format_float(f: f64) -> String {
-    if f.is_nan() {
-        "NaN".into()
-    } else if f == f64::INFINITY {
-        "+Inf".into()
-    } else if f == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{f}")
-    }
-}
+/// Go's `strconv.FormatFloat(f, 'f', -1, 64)`, as label values and messages write
+/// numbers.
+pub(crate) use orrery_model::gofloat::go_f as format_float;
 
 /// The labels of `l` that make its group, borrowed, in label order.
 fn group_key<'l>(l: &'l Labels, m: &Option<LabelModifier>) -> Vec<&'l Label> {

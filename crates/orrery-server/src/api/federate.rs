@@ -10,6 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
+use orrery_model::gofloat::go_g;
 use orrery_model::{is_stale_nan, Labels, METRIC_NAME};
 use orrery_promql::PromqlError;
 use std::fmt::Write;
@@ -108,29 +109,14 @@ fn escape_value(s: &str) -> String {
         .replace('\n', r"\n")
 }
 
-/// Go's `strconv.FormatFloat(v, 'g', -1, 64)` as the exposition format writes values
-/// (`1e+06`, `0.001`, `1.5e-05`, `NaN`, `+Inf`).
+/// A value as the exposition format's `writeFloat` writes it: Go's
+/// `strconv.FormatFloat(v, 'g', -1, 64)` (`1e+06`, `0.001`, `1.5e-05`, `NaN`, `+Inf`),
+/// except that zero, negative or not, is `0`.
 pub(crate) fn format_go_g(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf" } else { "-Inf" }.into();
-    }
     if v == 0.0 {
-        return "0".into();
-    }
-    // Rust's `{:e}` gives the shortest round-tripping digits: `1.2345e3`.
-    let e = format!("{v:e}");
-    let Some((mantissa, exp)) = e.split_once('e') else {
-        return format!("{v}");
-    };
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if !(-4..6).contains(&exp) {
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{mantissa}e{sign}{:02}", exp.unsigned_abs())
+        "0".into()
     } else {
-        format!("{v}")
+        go_g(v)
     }
 }
 

@@ -6,6 +6,7 @@
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use orrery_model::gofloat::write_go_f;
 use orrery_model::{Labels, Sample};
 use orrery_promql::Value;
 use std::fmt::Write;
@@ -130,33 +131,24 @@ pub(crate) fn timestamp(out: &mut String, t: i64) {
     if neg {
         out.push('-');
     }
-    let _ = write!(out, "{}", a / 1000);
+    out.push_str(itoa::Buffer::new().format(a / 1000));
     let frac = a % 1000;
     if frac != 0 {
-        let _ = write!(out, ".{frac:03}");
+        out.push('.');
+        let digits = [
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ];
+        out.push_str(std::str::from_utf8(&digits).unwrap_or("000"));
     }
 }
 
 /// A sample value as a JSON string.
 fn float_string(out: &mut String, v: f64) {
     out.push('"');
-    out.push_str(&format_float(v));
+    write_go_f(out, v);
     out.push('"');
-}
-
-/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`, with Prometheus's `NaN`, `+Inf`, `-Inf`.
-pub(crate) fn format_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        // Rust's Display is the shortest round-tripping digits without an exponent,
-        // which is exactly Go's 'f' format with precision -1.
-        format!("{v}")
-    }
 }
 
 /// A JSON string escaped as Go's `encoding/json` escapes it.
@@ -186,23 +178,6 @@ mod tests {
     use super::*;
     use orrery_model::Series;
     use orrery_promql::VectorElem;
-
-    #[test]
-    fn floats_format_like_go() {
-        for (v, want) in [
-            (1.0, "1"),
-            (0.1, "0.1"),
-            (-0.0, "-0"),
-            (1e21, "1000000000000000000000"),
-            (1.5e-7, "0.00000015"),
-            (123456.789, "123456.789"),
-            (f64::NAN, "NaN"),
-            (f64::INFINITY, "+Inf"),
-            (f64::NEG_INFINITY, "-Inf"),
-        ] {
-            assert_eq!(format_float(v), want, "{v}");
-        }
-    }
 
     #[test]
     fn timestamps_keep_three_fraction_digits_when_present() {

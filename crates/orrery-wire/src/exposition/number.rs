@@ -122,62 +122,14 @@ fn exact_decimal_ms(b: &[u8]) -> Option<i64> {
 /// `formatOpenMetricsFloat`: Go's shortest `%g` with `.0` appended when the result
 /// has neither a point nor an exponent, and `+Inf`, `-Inf`, `NaN`.
 pub(crate) fn format_om_float(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "+Inf" } else { "-Inf" }.into();
-    }
     if f == 0.0 {
         return "0.0".into();
     }
-    // Shortest round-trip digits and the decimal exponent, from Rust's `{:e}`.
-    let e = format!("{f:e}");
-    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let neg = mant.starts_with('-');
-    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
-    let nd = digits.len() as i32;
-    let mut out = String::with_capacity(digits.len() + 8);
-    if neg {
-        out.push('-');
+    let mut s = orrery_model::gofloat::go_g(f);
+    if f.is_finite() && !s.contains(['.', 'e']) {
+        s.push_str(".0");
     }
-    if !(-4..6).contains(&exp) {
-        // Go's %e: d[.ddd]e±XX with at least two exponent digits.
-        out.push_str(&digits[..1]);
-        if nd > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        out.push('e');
-        out.push(if exp < 0 { '-' } else { '+' });
-        let a = exp.unsigned_abs();
-        if a < 10 {
-            out.push('0');
-        }
-        out.push_str(&a.to_string());
-        return out;
-    }
-    // Go's %f with exactly the significant digits.
-    let dp = exp + 1; // digits before the decimal point
-    if dp <= 0 {
-        out.push_str("0.");
-        for _ in 0..-dp {
-            out.push('0');
-        }
-        out.push_str(&digits);
-    } else if nd <= dp {
-        out.push_str(&digits);
-        for _ in 0..dp - nd {
-            out.push('0');
-        }
-        out.push_str(".0");
-    } else {
-        out.push_str(&digits[..dp as usize]);
-        out.push('.');
-        out.push_str(&digits[dp as usize..]);
-    }
-    out
+    s
 }
 
 #[cfg(test)]
