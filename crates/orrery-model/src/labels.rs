@@ -174,7 +174,12 @@ impl LabelsBuilder {
 
     /// Finishes the set, sorted by name.
     pub fn build(&self) -> Labels {
-        let mut v = self.labels.clone();
+        self.clone().into_labels()
+    }
+
+    /// [`Self::build`] for a builder that is no longer needed, without copying.
+    pub fn into_labels(self) -> Labels {
+        let mut v = self.labels;
         v.sort_by(|a, b| a.name.cmp(&b.name));
         Labels(v)
     }

@@ -100,3 +100,80 @@ fn many_to_many_matching_is_an_error() {
         "{err}"
     );
 }
+
+/// A `group_left` join whose "one" side changes series mid-range (a pod moved to
+/// another node): each step joins the partner present then, and each partner gives its
+/// own result series.
+#[test]
+fn group_left_follows_a_partner_that_changes_mid_range() {
+    let s = MemStore::new();
+    s.add(
+        Labels::from_pairs([("__name__", "cpu"), ("pod", "p"), ("c", "x")]),
+        (0..=8).map(|i| Sample::new(i * 60_000, 10.0 + i as f64)),
+    );
+    for (node, from, to) in [("n1", 0, 3), ("n2", 4, 8)] {
+        let mut pts: Vec<Sample> = (from..=to).map(|i| Sample::new(i * 60_000, 1.0)).collect();
+        // End the first placement at once, as a scrape that loses the series would.
+        pts.push(Sample::new(to * 60_000 + 30_000, orrery_model::STALE_NAN));
+        s.add(
+            Labels::from_pairs([("__name__", "info"), ("pod", "p"), ("node", node)]),
+            pts,
+        );
+    }
+    let e = Engine::default();
+    let r = e
+        .range_query(
+            &s,
+            "cpu * on (pod) group_left (node) info",
+            0,
+            480_000,
+            60_000,
+        )
+        .unwrap();
+    let Value::Matrix(m) = r.value else {
+        panic!("{:?}", r.value)
+    };
+    let got: Vec<(String, Vec<(i64, f64)>)> = m
+        .iter()
+        .map(|s| {
+            (
+                s.labels.to_string(),
+                s.samples.iter().map(|p| (p.t / 60_000, p.v)).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "{c=\"x\", node=\"n1\", pod=\"p\"}".to_string(),
+                (0..=3).map(|i| (i, 10.0 + i as f64)).collect::<Vec<_>>()
+            ),
+            (
+                "{c=\"x\", node=\"n2\", pod=\"p\"}".to_string(),
+                (4..=8).map(|i| (i, 10.0 + i as f64)).collect()
+            ),
+        ]
+    );
+    // Two "many" series that the included label makes equal collide.
+    for node in ["a", "b"] {
+        s.add(
+            Labels::from_pairs([("__name__", "mem"), ("pod", "p"), ("node", node)]),
+            (0..=8).map(|i| Sample::new(i * 60_000, 1.0)),
+        );
+    }
+    let err = e
+        .range_query(
+            &s,
+            "mem * on (pod) group_left (node) info",
+            0,
+            60_000,
+            60_000,
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("grouping labels must ensure unique matches"),
+        "{err}"
+    );
+}

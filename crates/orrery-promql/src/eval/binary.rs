@@ -3,8 +3,7 @@
 //! its errors for ambiguous matches.
 
 use super::{
-    dedupe, drop_name, drop_name_owned, name_dropped, par, Evaluator, StepSeries, Val,
-    DROP_NAME_MARK,
+    dedupe, drop_name_owned, name_dropped, par, Evaluator, StepSeries, Val, DROP_NAME_MARK,
 };
 use crate::error::{PromqlError, Result};
 use orrery_model::{Label, Labels, LabelsBuilder, METRIC_NAME};
@@ -356,14 +355,23 @@ fn vector_vector(
         .iter()
         .map(|s| signature(&s.labels, &names, on))
         .collect();
-    let mut by_sig: FxHashMap<&Sig<'_>, Vec<usize>> = FxHashMap::default();
+    // The "one" series of each signature, as groups indexed from the map (so that a
+    // lookup borrows no "many" labels beyond the lookup itself).
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut by_sig: FxHashMap<&Sig<'_>, usize> = FxHashMap::default();
     for (i, sig) in one_sigs.iter().enumerate() {
-        by_sig.entry(sig).or_default().push(i);
+        let next = groups.len();
+        let g = *by_sig.entry(sig).or_insert(next);
+        if g == next {
+            groups.push(Vec::new());
+        }
+        groups[g].push(i);
     }
     let side = if swap { "left" } else { "right" };
     // The "one" side must be unique per signature at every step, whether or not the
     // other side matches it.
-    for (sig, members) in &by_sig {
+    for (sig, &g) in &by_sig {
+        let members = &groups[g];
         if members.len() < 2 {
             continue;
         }
@@ -384,33 +392,35 @@ fn vector_vector(
             }
         }
     }
-    // Output series keyed by result labels.
-    let mut out: Vec<StepSeries> = Vec::new();
+    // Output series: their values by index, and the index keyed by their labels (the
+    // map owns the labels until the end, so they are never copied).
+    let mut out: Vec<Vec<Option<f64>>> = Vec::new();
     let mut out_idx: FxHashMap<Labels, usize> = FxHashMap::default();
-    // For one-to-one: which signature already matched at each step. Checked before
-    // a comparison filters, as Prometheus does, so a filtered-away match still counts.
-    let mut matched_sig: FxHashMap<Sig<'_>, Vec<bool>> = FxHashMap::default();
+    // For one-to-one: which signature (named by its first "one" series) already matched
+    // at each step. Checked before a comparison filters, as Prometheus does, so a
+    // filtered-away match still counts.
+    let mut matched_sig: FxHashMap<usize, Vec<bool>> = FxHashMap::default();
     let one_to_one = matches!(card, VectorMatchCardinality::OneToOne);
-    // Result labels depend only on the matched pair, not the step: build them once.
-    let mut pair_out: FxHashMap<(usize, usize), usize> = FxHashMap::default();
-    for (mi, m) in many.iter().enumerate() {
-        let sig = signature(&m.labels, &names, on);
-        let Some(cands) = by_sig.get(&sig) else {
+    // The "one" series each step of the current "many" series matched.
+    let mut partner: Vec<usize> = vec![usize::MAX; steps];
+    for m in many {
+        let Some(&g) = by_sig.get(&signature(&m.labels, &names, on)) else {
             continue;
         };
-        // Look the signature's per-step flags up once per series, not once per step.
-        let mut seen = if one_to_one {
-            Some(
-                matched_sig
-                    .remove(&sig)
-                    .unwrap_or_else(|| vec![false; steps]),
-            )
-        } else {
-            None
-        };
-        let mut last_pair: Option<(usize, usize)> = None;
+        let cands = &groups[g];
+        let mut seen = one_to_one.then(|| {
+            matched_sig
+                .remove(&cands[0])
+                .unwrap_or_else(|| vec![false; steps])
+        });
+        // The series' values become the result's, step by step, in place.
+        let StepSeries { labels, mut values } = m;
+        // The partner of the first kept step, and whether any other step has another.
+        let mut first: Option<usize> = None;
+        let mut mixed = false;
         for i in 0..steps {
-            let Some(mv) = m.values[i] else { continue };
+            let Some(mv) = values[i] else { continue };
+            values[i] = None;
             let Some(c) = cands.iter().copied().find(|&c| one[c].values[i].is_some()) else {
                 continue;
             };
@@ -432,53 +442,71 @@ fn vector_vector(
             if !keep {
                 continue;
             }
-            // A series usually matches the same partner at every step: remember the
-            // last pair instead of hashing it again.
-            let idx = match last_pair {
-                Some((lc, k)) if lc == c => k,
-                _ => match pair_out.get(&(mi, c)) {
-                    Some(&k) => k,
-                    None => {
-                        let labels = result_labels(
-                            &m.labels,
-                            &one[c].labels,
-                            op,
-                            &card,
-                            &names,
-                            on,
-                            &include,
-                            return_bool,
-                        );
-                        let k = match out_idx.get(&labels) {
-                            Some(&k) => k,
-                            None => {
-                                out.push(StepSeries {
-                                    labels: labels.clone(),
-                                    values: vec![None; steps],
-                                });
-                                out_idx.insert(labels, out.len() - 1);
-                                out.len() - 1
-                            }
-                        };
-                        pair_out.insert((mi, c), k);
-                        k
-                    }
-                },
-            };
-            last_pair = Some((c, idx));
-            if out[idx].values[i].is_some() {
-                return Err(PromqlError::Execution(
-                    "multiple matches for labels: grouping labels must ensure unique matches"
-                        .into(),
-                ));
-            }
-            out[idx].values[i] = Some(val);
+            values[i] = Some(val);
+            partner[i] = c;
+            mixed |= first.is_some_and(|f| f != c);
+            first.get_or_insert(c);
         }
         if let Some(seen) = seen {
-            matched_sig.insert(sig, seen);
+            matched_sig.insert(cands[0], seen);
+        }
+        let Some(first) = first else { continue };
+        // Result labels depend only on the matched pair, not the step: one label set
+        // per partner (almost always one, whose values are this series' own vector).
+        let mut partners = vec![first];
+        if mixed {
+            for (v, &c) in values.iter().zip(&partner) {
+                if v.is_some() && !partners.contains(&c) {
+                    partners.push(c);
+                }
+            }
+        }
+        for &c in &partners {
+            let result = result_labels(
+                &labels,
+                &one[c].labels,
+                op,
+                &card,
+                &names,
+                on,
+                &include,
+                return_bool,
+            );
+            let next = out.len();
+            let k = *out_idx.entry(result).or_insert(next);
+            if k == next && !mixed {
+                out.push(std::mem::take(&mut values));
+                continue;
+            }
+            if k == next {
+                out.push(vec![None; steps]);
+            }
+            for (i, v) in values.iter().enumerate() {
+                if v.is_none() || (mixed && partner[i] != c) {
+                    continue;
+                }
+                if out[k][i].is_some() {
+                    return Err(PromqlError::Execution(
+                        "multiple matches for labels: grouping labels must ensure unique matches"
+                            .into(),
+                    ));
+                }
+                out[k][i] = *v;
+            }
         }
     }
-    Ok(out)
+    let mut labels: Vec<Option<Labels>> = vec![None; out.len()];
+    for (l, k) in out_idx {
+        labels[k] = Some(l);
+    }
+    Ok(labels
+        .into_iter()
+        .zip(out)
+        .map(|(l, values)| StepSeries {
+            labels: l.unwrap_or_default(),
+            values,
+        })
+        .collect())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -523,9 +551,9 @@ fn result_labels(
             }
         }
     }
-    let l = b.build();
+    let l = b.into_labels();
     if mark {
-        drop_name(&l)
+        drop_name_owned(l)
     } else {
         l
     }
