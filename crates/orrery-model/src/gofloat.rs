@@ -110,6 +110,14 @@ pub fn write_go_f(out: &mut String, v: f64) {
     if special(out, v) || whole(out, v) {
         return;
     }
+    // zmij writes moderate magnitudes plainly, with the shortest digits, as `'f'`
+    // does, except for the `.0` it gives whole numbers.
+    let mut buf = zmij::Buffer::new();
+    let s = buf.format_finite(v);
+    if !s.contains('e') {
+        out.push_str(s.strip_suffix(".0").unwrap_or(s));
+        return;
+    }
     let d = Decimal::new(v);
     if d.neg {
         out.push('-');
