@@ -4,6 +4,7 @@
 //! series by where its label hash falls, as Prometheus does). A group keyed by
 //! `__name__` keeps the name, marked for removal if its members' was.
 
+use super::par;
 use super::xxhash::labels_hash;
 use super::DROP_NAME_MARK;
 use super::{drop_name, name_dropped, visible_labels, Anchor, Evaluator, StepSeries, Val};
@@ -284,15 +285,23 @@ impl Evaluator<'_> {
         let mut out = Vec::with_capacity(groups.len());
         let mut buf: Vec<f64> = Vec::new();
         let streaming = Streaming::of(&op);
+        // Member by member, all steps at once: each member's values are read in order
+        // (instead of one value from every member per step, which jumps between
+        // series), and every step still sees its values in member order, so the
+        // results round exactly as below. Groups fold independently, on every core.
+        let mut folded = streaming
+            .map(|f| {
+                par::map(&groups, |(_, members)| {
+                    let mut values = vec![None; steps];
+                    f.fold(members, &input, &mut values);
+                    values
+                })
+            })
+            .unwrap_or_default()
+            .into_iter();
         for (g, members) in groups {
-            let mut values = vec![None; steps];
-            if let Some(f) = streaming {
-                // Member by member, all steps at once: each member's values are read
-                // in order (instead of one value from every member per step, which
-                // jumps between series), and every step still sees its values in
-                // member order, so the results round exactly as below.
-                f.fold(&members, &input, &mut values);
-            } else {
+            let mut values = folded.next().unwrap_or_else(|| vec![None; steps]);
+            if streaming.is_none() {
                 for (i, slot) in values.iter_mut().enumerate() {
                     buf.clear();
                     buf.extend(members.iter().filter_map(|&m| input[m].values[i]));
