@@ -78,12 +78,13 @@ fn server_help() -> String {
 /// third of a `sum by (rate(...))` range query's time went to page faults and heap
 /// consolidation. Keeping up to 256 MiB of free heap, and mapping only blocks of
 /// 32 MiB and more, made the dashboard queries up to a third faster; the ingest
-/// benchmark's peak RSS grew by about 10% (bench/README.md). `GLIBC_TUNABLES` cannot
-/// override this: it is read before `main`.
+/// benchmark's peak RSS grew by about 10% (bench/README.md). Only the server does this:
+/// the agent runs no queries. `GLIBC_TUNABLES` cannot override it: it is read before
+/// `main`.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn tune_allocator() {
-    // SAFETY: mallopt only sets allocator parameters; no allocation is in flight on
-    // another thread this early in `main`.
+    // SAFETY: mallopt only sets allocator parameters, and no other thread exists yet
+    // when `main` calls this.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
@@ -94,7 +95,6 @@ fn tune_allocator() {
 fn tune_allocator() {}
 
 fn main() {
-    tune_allocator();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ORRERY_LOG")
@@ -103,6 +103,9 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Server(_)) {
+        tune_allocator();
+    }
     let result = match cli.command {
         Command::Server(args) => run_server(args),
         Command::Agent(args) => agent_cmd::run_agent(args),
