@@ -342,7 +342,10 @@ fn instant_value(w: &[Sample], per_second: bool) -> Option<f64> {
 /// `deriv(v)`: the slope of each window's least-squares line, per second.
 fn deriv(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> Result<Val> {
     let rv = ev.eval_range(arg(args, 0)?)?;
-    finish(fitted(rv, &ev.ts, |_, slope, _| slope), false)
+    // Prometheus fits with times relative to the window's first point; the slope does
+    // not depend on it, except that with an infinite value in the window the point at
+    // x = 0 decides between NaN (0·Inf) and ±Inf.
+    finish(fitted(rv, |_, first| first, |_, slope, _| slope), false)
 }
 
 /// `predict_linear(v, t)`: the fitted value `t` seconds after each step's evaluation
@@ -352,19 +355,29 @@ fn predict_linear(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> Result<Val> {
     let (range_e, dur_e) = (arg(args, 0)?, arg(args, 1)?);
     let rv = ev.eval_range(range_e)?;
     let dur = scalar_arg(ev, dur_e)?;
-    let out = fitted(rv, &ev.ts, |i, slope, intercept| slope * dur[i] + intercept);
+    let ts = &ev.ts;
+    let out = fitted(
+        rv,
+        |i, _| ts[i],
+        |i, slope, intercept| slope * dur[i] + intercept,
+    );
     finish(out, false)
 }
 
-/// `f(step, slope, intercept at the step's time)` of the least-squares line of every
-/// window with at least two points, from a [`SlidingFit`] per series.
-fn fitted(arg: RangeArg, ts: &[i64], f: impl Fn(usize, f64, f64) -> f64 + Sync) -> Vec<StepSeries> {
+/// `f(step, slope, intercept)` of the least-squares line of every window with at least
+/// two points, from a [`SlidingFit`] per series; the intercept is at time
+/// `at(step, time of the window's first point)`.
+fn fitted(
+    arg: RangeArg,
+    at: impl Fn(usize, i64) -> i64 + Sync,
+    f: impl Fn(usize, f64, f64) -> f64 + Sync,
+) -> Vec<StepSeries> {
     per_series(arg, |ends, range, s| {
         let mut fit = SlidingFit::new(&s.points, range);
         let mut values = Vec::with_capacity(ends.len());
         for_each_window(ends, range, s, |i, lo, hi| {
             values.push((hi - lo >= 2).then(|| {
-                let (slope, intercept) = fit.fit(lo, hi, ts[i]);
+                let (slope, intercept) = fit.fit(lo, hi, at(i, s.points[lo].t));
                 f(i, slope, intercept)
             }));
         });
@@ -758,6 +771,19 @@ mod tests {
         let s = MemStore::new();
         series(&s, "flat", &[], MIN, &[f64::INFINITY; 3]);
         assert!(one(&s, "deriv(flat[5m])", 2 * MIN).is_nan());
+    }
+
+    /// Prometheus's deriv takes x from the window's first point, so an infinite value
+    /// there gives 0·Inf = NaN; x from the step time, which a negative offset or `@`
+    /// puts inside the window, would give -Inf here.
+    #[test]
+    fn deriv_of_a_window_with_an_infinite_value_is_nan_wherever_the_step_is() {
+        let s = MemStore::new();
+        series(&s, "g", &[], 10_000, &[5., f64::INFINITY, 1., 2., 3.]);
+        for q in ["deriv(g[40s] offset -25s)", "deriv(g[40s] @ 40)"] {
+            let v = one(&s, q, 15_000);
+            assert!(v.is_nan(), "{q}: {v}");
+        }
     }
 
     #[test]
