@@ -1,6 +1,7 @@
 //! Floats written as Go's `strconv.FormatFloat` writes them with precision -1 (the
 //! shortest digits that read back as the same float), which is what Prometheus puts in
-//! its JSON (`'f'`), exposition text and label values (`'g'`).
+//! its JSON (`'f'`, and `'e'` for sample values below 1e-6 or from 1e21 on), label
+//! values (`'f'`) and exposition text (`'g'`).
 //!
 //! The shortest digits come from `zmij`; a query answer writes one float per point,
 //! so these are written straight into the caller's buffer, and whole numbers (most
@@ -162,6 +163,26 @@ pub fn write_go_g(out: &mut String, v: f64) {
         write_go_f(out, v);
         return;
     }
+    write_e(out, &d);
+}
+
+/// Appends Go's `strconv.FormatFloat(v, 'e', -1, 64)`, with Prometheus's `NaN`,
+/// `+Inf` and `-Inf`: the shortest digits as `d.ddde±XX` (`1e+21`, `-1.5e-07`).
+pub fn write_go_e(out: &mut String, v: f64) {
+    if special(out, v) {
+        return;
+    }
+    let d = Decimal::new(v);
+    if d.len == 0 {
+        out.push_str(if d.neg { "-0e+00" } else { "0e+00" });
+        return;
+    }
+    write_e(out, &d);
+}
+
+/// Go's `%e` of nonzero shortest digits.
+fn write_e(out: &mut String, d: &Decimal) {
+    let exp = d.point - 1;
     if d.neg {
         out.push('-');
     }
@@ -252,6 +273,24 @@ mod tests {
                     "{v:e}: {s}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn e_format_matches_go() {
+        for (v, want) in [
+            (1e21, "1e+21"),
+            (1.5e-7, "1.5e-07"),
+            (-1.25e-300, "-1.25e-300"),
+            (123.0, "1.23e+02"),
+            (0.0, "0e+00"),
+            (-0.0, "-0e+00"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NAN, "NaN"),
+        ] {
+            let mut s = String::new();
+            write_go_e(&mut s, v);
+            assert_eq!(s, want, "{v:e}");
         }
     }
 

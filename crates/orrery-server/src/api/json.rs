@@ -1,12 +1,13 @@
 //! JSON written the way Prometheus's Go server writes it, byte for byte: the envelope's
 //! key order (`status`, `data`, `warnings`, `infos`), sample values as strings in Go's
-//! `strconv.FormatFloat(v, 'f', -1, 64)` form, timestamps as seconds with the
-//! millisecond fraction written out (`1435781451.780`), strings escaped as Go's
-//! `encoding/json` does (HTML-safe `\u003c`, `\u003e`, `\u0026`).
+//! `strconv.FormatFloat(v, 'f', -1, 64)` form (`'e'` for vector and matrix values below
+//! 1e-6 or from 1e21 on, as `jsonutil.MarshalFloat` writes them), timestamps as seconds
+//! with the millisecond fraction written out (`1435781451.780`), strings escaped as
+//! Go's `encoding/json` does (HTML-safe `\u003c`, `\u003e`, `\u0026`).
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use orrery_model::gofloat::write_go_f;
+use orrery_model::gofloat::{write_go_e, write_go_f};
 use orrery_model::{Labels, Sample};
 use orrery_promql::Value;
 use std::fmt::Write;
@@ -103,12 +104,19 @@ pub(crate) fn query_data(v: &Value) -> String {
     out
 }
 
+/// `[t, "v"]` of a vector or matrix, as Prometheus's `marshalFPointJSON` writes it.
 fn point(out: &mut String, t: i64, v: f64) {
     out.push('[');
     timestamp(out, t);
-    out.push(',');
-    float_string(out, v);
-    out.push(']');
+    out.push_str(",\"");
+    // `jsonutil.MarshalFloat` switches to `'e'` where `'f'` would be long.
+    let a = v.abs();
+    if a != 0.0 && !(1e-6..1e21).contains(&a) {
+        write_go_e(out, v);
+    } else {
+        write_go_f(out, v);
+    }
+    out.push_str("\"]");
 }
 
 fn labels(out: &mut String, l: &Labels) {
@@ -144,7 +152,7 @@ pub(crate) fn timestamp(out: &mut String, t: i64) {
     }
 }
 
-/// A sample value as a JSON string.
+/// A scalar's value as a JSON string (`Scalar.MarshalJSON` writes `'f'` only).
 fn float_string(out: &mut String, v: f64) {
     out.push('"');
     write_go_f(out, v);
@@ -221,6 +229,19 @@ mod tests {
         assert_eq!(
             query_data(&m),
             r#"{"resultType":"matrix","result":[{"metric":{"__name__":"up","job":"a"},"values":[[1,"0.5"],[2,"NaN"]]}]}"#
+        );
+        let m = Value::Matrix(vec![Series {
+            labels: Labels::default(),
+            samples: vec![
+                Sample::new(0, 1.5e-7),
+                Sample::new(0, -1e21),
+                Sample::new(0, 1e-6),
+                Sample::new(0, f64::INFINITY),
+            ],
+        }]);
+        assert_eq!(
+            query_data(&m),
+            r#"{"resultType":"matrix","result":[{"metric":{},"values":[[0,"1.5e-07"],[0,"-1e+21"],[0,"0.000001"],[0,"+Inf"]]}]}"#
         );
         assert_eq!(
             query_data(&Value::Scalar { t: 1500, v: 2.0 }),
