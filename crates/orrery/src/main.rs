@@ -79,8 +79,8 @@ fn server_help() -> String {
 /// consolidation. Keeping up to 256 MiB of free heap, and mapping only blocks of
 /// 32 MiB and more, made the dashboard queries up to a third faster; the ingest
 /// benchmark's peak RSS grew by about 10% (bench/README.md). Only the server does this:
-/// the agent runs no queries. `GLIBC_TUNABLES` cannot override it: it is read before
-/// `main`.
+/// the agent runs no queries. These calls take precedence over `GLIBC_TUNABLES`, which
+/// glibc applies before `main`.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn tune_allocator() {
     // SAFETY: mallopt only sets allocator parameters, and no other thread exists yet

@@ -6,7 +6,7 @@
 //! evaluated every 15s visits each sample 120 times.
 //!
 //! [`SlidingFit`] gets the same line from sums that slide with the window instead: a
-//! step adds the points that entered and subtracts those that left. Two things keep
+//! step adds the points that entered and subtracts those that left. Three things keep
 //! those sums as accurate as the per-window ones:
 //!
 //! - The fit is shift-invariant, so the sums use `u = t - anchor` with a fixed anchor;
@@ -22,12 +22,9 @@
 //! Windows with a non-finite value and windows whose sums stop being finite are fitted
 //! directly, so Inf and NaN behave exactly as Prometheus's per-window code does.
 
+use super::range::seconds;
 use crate::eval::kahan_inc;
 use orrery_model::Sample;
-
-fn seconds(t: i64) -> f64 {
-    t as f64 / 1000.0
-}
 
 /// Least-squares fit of the points with times relative to `intercept_t` (seconds),
 /// with Kahan-compensated sums. Returns (slope, intercept at `intercept_t`). A constant
@@ -83,6 +80,7 @@ impl Sum {
 #[derive(Clone, Copy, Default)]
 struct Sums {
     u: Sum,
+    /// Of `w`, the value minus the anchor's.
     y: Sum,
     uy: Sum,
     u2: Sum,

@@ -192,7 +192,8 @@ fn simple(
     finish(map_windows_par(rv, |_, w| f(w)), keep_name)
 }
 
-fn seconds(t: i64) -> f64 {
+/// Milliseconds as seconds, rounded as Prometheus's `float64(ms) / 1000`.
+pub(super) fn seconds(t: i64) -> f64 {
     t as f64 / 1000.0
 }
 
