@@ -1,9 +1,10 @@
 //! JSON written the way Prometheus's Go server writes it, byte for byte: the envelope's
 //! key order (`status`, `data`, `warnings`, `infos`), sample values as strings in Go's
 //! `strconv.FormatFloat(v, 'f', -1, 64)` form (`'e'` for vector and matrix values below
-//! 1e-6 or from 1e21 on, as `jsonutil.MarshalFloat` writes them), timestamps as seconds
-//! with the millisecond fraction written out (`1435781451.780`), strings escaped as
-//! Go's `encoding/json` does (HTML-safe `\u003c`, `\u003e`, `\u0026`).
+//! 1e-6 or from 1e21 on, as `jsonutil.MarshalFloat` writes them), sample timestamps as
+//! seconds with the millisecond fraction written out (`1435781451.780`) but a scalar's or
+//! string's as the shortest float (`1.5`), strings escaped as Go's `encoding/json` does
+//! (HTML-safe `\u003c`, `\u003e`, `\u0026`).
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -51,14 +52,14 @@ pub(crate) fn query_data(v: &Value) -> String {
     match v {
         Value::Scalar { t, v } => {
             out.push('[');
-            timestamp(&mut out, *t);
+            scalar_timestamp(&mut out, *t);
             out.push(',');
             float_string(&mut out, *v);
             out.push(']');
         }
         Value::String { t, s } => {
             out.push('[');
-            timestamp(&mut out, *t);
+            scalar_timestamp(&mut out, *t);
             out.push(',');
             string(&mut out, s);
             out.push(']');
@@ -130,6 +131,13 @@ fn labels(out: &mut String, l: &Labels) {
         string(out, &l.value);
     }
     out.push('}');
+}
+
+/// The time of a scalar or string result. Prometheus encodes those through their own
+/// `MarshalJSON` with Go's `encoding/json`, as the float `T / 1000` (`1.5`, not the
+/// `1.500` that sample timestamps get).
+fn scalar_timestamp(out: &mut String, t: i64) {
+    write_go_f(out, t as f64 / 1000.0);
 }
 
 /// Milliseconds as Prometheus's `jsonutil.MarshalTimestamp` writes them.
@@ -245,7 +253,7 @@ mod tests {
         );
         assert_eq!(
             query_data(&Value::Scalar { t: 1500, v: 2.0 }),
-            r#"{"resultType":"scalar","result":[1.500,"2"]}"#
+            r#"{"resultType":"scalar","result":[1.5,"2"]}"#
         );
         assert_eq!(
             query_data(&Value::String {

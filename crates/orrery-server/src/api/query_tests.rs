@@ -144,7 +144,7 @@ async fn instant_results_have_prometheus_bytes() {
     let (_, b) = get(&r, "/api/v1/query?query=%22hi%22&time=1.5").await;
     assert_eq!(
         b,
-        r#"{"status":"success","data":{"resultType":"string","result":[1.500,"hi"]}}"#
+        r#"{"status":"success","data":{"resultType":"string","result":[1.5,"hi"]}}"#
     );
     let (_, b) = get(
         &r,
