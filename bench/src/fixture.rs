@@ -16,7 +16,6 @@
 //! 64)` prints them, as node-exporter does (`1.37335574e+06`). A request with
 //! `Accept-Encoding: gzip` gets a gzip body (fastest level; only the harness pays for it).
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +25,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use flate2::write::GzEncoder;
 use flate2::Compression;
+use orrery_model::gofloat::write_expfmt;
 
 use crate::minihttp::{self, Request, Response};
 use crate::rng::Rng;
@@ -1287,33 +1287,6 @@ fn gauge_int(mean: f64, sd: f64, p: f64) -> (f64, Motion) {
     )
 }
 
-/// Formats `v` as Go's `strconv.FormatFloat(v, 'g', -1, 64)` does: the shortest
-/// digits, in exponent form (`e+06`, at least two exponent digits) when the decimal
-/// exponent is below -4 or at least 6 (Go's threshold for the shortest precision).
-fn push_go_float(out: &mut String, v: f64) {
-    if v.is_nan() {
-        out.push_str("NaN");
-        return;
-    }
-    if v.is_infinite() {
-        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
-        return;
-    }
-    if v == 0.0 {
-        out.push('0');
-        return;
-    }
-    let e = format!("{v:e}");
-    let (mant, exp) = e.split_once('e').expect("BUG: {:e} has an exponent");
-    let exp: i32 = exp.parse().expect("BUG: {:e} exponent is a number");
-    if !(-4..6).contains(&exp) {
-        let sign = if exp < 0 { '-' } else { '+' };
-        let _ = write!(out, "{mant}e{sign}{:02}", exp.abs());
-    } else {
-        let _ = write!(out, "{v}");
-    }
-}
-
 /// Per-target state: current values and when it was last scraped.
 struct TargetState {
     values: Vec<f64>,
@@ -1385,7 +1358,7 @@ impl TargetState {
                     Motion::Const => {}
                 }
                 out.push_str(&s.prefix);
-                push_go_float(out, *v);
+                write_expfmt(out, *v);
                 out.push('\n');
             }
         }
@@ -1494,7 +1467,7 @@ mod tests {
     fn go_float_format() {
         let f = |v| {
             let mut s = String::new();
-            push_go_float(&mut s, v);
+            write_expfmt(&mut s, v);
             s
         };
         assert_eq!(f(1373355.74), "1.37335574e+06");

@@ -1,7 +1,7 @@
 //! Floats written as Go's `strconv.FormatFloat` writes them with precision -1 (the
 //! shortest digits that read back as the same float), which is what Prometheus puts in
 //! its JSON (`'f'`, and `'e'` for sample values below 1e-6 or from 1e21 on), label
-//! values (`'f'`) and exposition text (`'g'`).
+//! values (`'f'`) and exposition text (`'g'`, zero always `0`).
 //!
 //! The shortest digits come from `zmij`; a query answer writes one float per point,
 //! so these are written straight into the caller's buffer, and whole numbers (most
@@ -119,7 +119,11 @@ pub fn write_go_f(out: &mut String, v: f64) {
         out.push_str(s.strip_suffix(".0").unwrap_or(s));
         return;
     }
-    let d = Decimal::new(v);
+    write_plain(out, &Decimal::new(v));
+}
+
+/// Go's `%f` of shortest digits: no exponent, no trailing zeros.
+fn write_plain(out: &mut String, d: &Decimal) {
     if d.neg {
         out.push('-');
     }
@@ -160,10 +164,27 @@ pub fn write_go_g(out: &mut String, v: f64) {
     // Go's %e exponent: the value is d.ddd × 10^exp.
     let exp = d.point - 1;
     if d.len == 0 || (-4..6).contains(&exp) {
-        write_go_f(out, v);
-        return;
+        write_plain(out, &d);
+    } else {
+        write_e(out, &d);
     }
-    write_e(out, &d);
+}
+
+/// A sample value as Prometheus's text exposition writes it (`expfmt`'s `writeFloat`):
+/// [`write_go_g`], except that zero, negative or not, is `0`.
+pub fn write_expfmt(out: &mut String, v: f64) {
+    if v == 0.0 {
+        out.push('0');
+    } else {
+        write_go_g(out, v);
+    }
+}
+
+/// [`write_expfmt`] into a new string.
+pub fn go_expfmt(v: f64) -> String {
+    let mut s = String::with_capacity(24);
+    write_expfmt(&mut s, v);
+    s
 }
 
 /// Appends Go's `strconv.FormatFloat(v, 'e', -1, 64)`, with Prometheus's `NaN`,

@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
-use orrery_model::gofloat::go_g;
+use orrery_model::gofloat::write_expfmt;
 use orrery_model::{is_stale_nan, Labels, METRIC_NAME};
 use orrery_promql::PromqlError;
 use std::fmt::Write;
@@ -98,7 +98,9 @@ fn render(samples: &[(Labels, i64, f64)]) -> String {
         if !first {
             out.push('}');
         }
-        let _ = writeln!(out, " {} {t}", format_go_g(*v));
+        out.push(' ');
+        write_expfmt(&mut out, *v);
+        let _ = writeln!(out, " {t}");
     }
     out
 }
@@ -109,20 +111,10 @@ fn escape_value(s: &str) -> String {
         .replace('\n', r"\n")
 }
 
-/// A value as the exposition format's `writeFloat` writes it: Go's
-/// `strconv.FormatFloat(v, 'g', -1, 64)` (`1e+06`, `0.001`, `1.5e-05`, `NaN`, `+Inf`),
-/// except that zero, negative or not, is `0`.
-pub(crate) fn format_go_g(v: f64) -> String {
-    if v == 0.0 {
-        "0".into()
-    } else {
-        go_g(v)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use orrery_model::gofloat::go_expfmt;
 
     #[test]
     fn values_format_like_go_g() {
@@ -141,7 +133,7 @@ mod tests {
             (f64::NAN, "NaN"),
             (f64::NEG_INFINITY, "-Inf"),
         ] {
-            assert_eq!(format_go_g(v), want, "{v}");
+            assert_eq!(go_expfmt(v), want, "{v}");
         }
     }
 
