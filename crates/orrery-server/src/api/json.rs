@@ -151,12 +151,8 @@ pub(crate) fn timestamp(out: &mut String, t: i64) {
     let frac = a % 1000;
     if frac != 0 {
         out.push('.');
-        let digits = [
-            b'0' + (frac / 100) as u8,
-            b'0' + (frac / 10 % 10) as u8,
-            b'0' + (frac % 10) as u8,
-        ];
-        out.push_str(std::str::from_utf8(&digits).unwrap_or("000"));
+        // Three digits, leading zeros kept: those of 1000 + frac after its `1`.
+        out.push_str(&itoa::Buffer::new().format(1000 + frac)[1..]);
     }
 }
 
