@@ -418,28 +418,20 @@ async fn series_with_explicit_timestamps_get_no_stale_markers_unless_tracked() {
     *body.lock().unwrap() = b"garbage{\n".to_vec();
     lp.scrape_once(40_000).await;
     assert_eq!(stale_names(&rec, 3), ["b"]);
-    // ...unless track_timestamps_staleness is set,
-    let rec = Arc::new(Recorder::default());
-    *body.lock().unwrap() = b"a 1 1000\nb 2\n".to_vec();
-    let mut lp = ScrapeLoop::new(
-        job("    track_timestamps_staleness: true\n", rec.clone()),
-        tgt(&addr),
-    );
-    lp.scrape_once(10_000).await;
-    *body.lock().unwrap() = b"c 3\n".to_vec();
-    lp.scrape_once(20_000).await;
-    assert_eq!(stale_names(&rec, 1), ["a", "b"]);
-    // or honor_timestamps is false (the timestamp is then ignored).
-    let rec = Arc::new(Recorder::default());
-    *body.lock().unwrap() = b"a 1 1000\nb 2\n".to_vec();
-    let mut lp = ScrapeLoop::new(
-        job("    honor_timestamps: false\n", rec.clone()),
-        tgt(&addr),
-    );
-    lp.scrape_once(10_000).await;
-    *body.lock().unwrap() = b"c 3\n".to_vec();
-    lp.scrape_once(20_000).await;
-    assert_eq!(stale_names(&rec, 1), ["a", "b"]);
+    // ...unless track_timestamps_staleness is set, or honor_timestamps is false (the
+    // timestamp is then ignored).
+    for extra in [
+        "    track_timestamps_staleness: true\n",
+        "    honor_timestamps: false\n",
+    ] {
+        let rec = Arc::new(Recorder::default());
+        *body.lock().unwrap() = b"a 1 1000\nb 2\n".to_vec();
+        let mut lp = ScrapeLoop::new(job(extra, rec.clone()), tgt(&addr));
+        lp.scrape_once(10_000).await;
+        *body.lock().unwrap() = b"c 3\n".to_vec();
+        lp.scrape_once(20_000).await;
+        assert_eq!(stale_names(&rec, 1), ["a", "b"], "{extra}");
+    }
 }
 
 #[tokio::test]
