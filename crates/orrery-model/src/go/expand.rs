@@ -149,8 +149,10 @@ mod tests {
         // Go's letters and digits are Unicode: `$1é` and `$1٣` are names too.
         assert_eq!(exp("(f)(.*)", "foo", "$1é"), "");
         assert_eq!(exp("(f)(.*)", "foo", "$1٣"), "");
-        // Other characters end the name.
+        // Other characters end the name, among them numbers that are not decimal
+        // digits (category No, Nl), which Rust's `char::is_numeric` would take.
         assert_eq!(exp("(f)(.*)", "foo", "$1-$1.$1:"), "f-f.f:");
+        assert_eq!(exp("(f)(.*)", "foo", "$1²|$1Ⅻ"), "f²|fⅫ");
     }
 
     #[test]
