@@ -18,9 +18,11 @@
 use crate::error::{PromqlError, Result};
 use crate::eval::{dedupe, drop_name, format_float, visible_labels, Evaluator, StepSeries, Val};
 use crate::eval::{Anchor, DROP_NAME_MARK};
+use orrery_model::go::expand::Template;
+use orrery_model::go::regex::compile_anchored;
+use orrery_model::go::time::{civil, days_in_month, Civil};
 use orrery_model::{Labels, METRIC_NAME};
 use promql_parser::parser::Expr;
-use regex::Regex;
 use rustc_hash::FxHashMap;
 use std::cmp::Ordering;
 
@@ -335,60 +337,6 @@ fn timestamp(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> Result<Val> {
 // ---------------------------------------------------------------------------------
 // Date functions.
 
-/// A UTC calendar breakdown of a Unix time.
-struct Civil {
-    year: i64,
-    month: u32,
-    day: u32,
-    hour: u32,
-    minute: u32,
-    /// 0 is Sunday.
-    weekday: u32,
-    /// 1-based day of the year.
-    yday: u32,
-}
-
-fn is_leap(y: i64) -> bool {
-    y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
-}
-
-fn days_in_month(y: i64, m: u32) -> u32 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Breaks `secs` since the epoch into a UTC date, with the proleptic Gregorian
-/// calendar and no leap seconds (as Go's `time` does).
-fn civil(secs: i64) -> Civil {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Days since 0000-03-01, counted in 400-year eras of 146,097 days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy_mar = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy_mar + 2) / 153;
-    let day = (doy_mar - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let before: u32 = (1..month).map(|m| days_in_month(year, m)).sum();
-    Civil {
-        year,
-        month,
-        day,
-        hour: (rem / 3600) as u32,
-        minute: (rem % 3600 / 60) as u32,
-        // 1970-01-01 was a Thursday.
-        weekday: (days + 4).rem_euclid(7) as u32,
-        yday: before + day,
-    }
-}
-
 /// A date function: each value is read as Unix seconds (truncated toward zero, as
 /// Go's conversion does); without an argument, the step time (`vector(time())`).
 fn date(ev: &mut Evaluator<'_>, args: &[Box<Expr>], f: impl Fn(&Civil) -> f64) -> Result<Val> {
@@ -422,7 +370,7 @@ fn label_replace(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> Result<Val> {
     let repl = string_arg(ev, arg(args, 2)?)?;
     let src = string_arg(ev, arg(args, 3)?)?;
     let pattern = string_arg(ev, arg(args, 4)?)?;
-    let re = Regex::new(&format!("^(?s:{pattern})$")).map_err(|e| {
+    let re = compile_anchored(&pattern).map_err(|e| {
         PromqlError::Execution(format!(
             "invalid regular expression in label_replace(): {pattern}: {e}"
         ))
@@ -432,11 +380,12 @@ fn label_replace(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> Result<Val> {
             "invalid destination label name in label_replace(): {dst}"
         )));
     }
+    let repl = Template::compile(&repl, &re);
     let mut v = vector_arg(ev, arg(args, 0)?)?;
     for s in &mut v {
         let value = s.labels.get(&src).unwrap_or("");
         if let Some(caps) = re.captures(value) {
-            let res = expand(&re, &caps, &repl);
+            let res = repl.expand_to_string(&caps);
             let mut b = s.labels.to_builder();
             b.set(dst.clone(), res);
             if dst == METRIC_NAME {
@@ -447,55 +396,6 @@ fn label_replace(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> Result<Val> {
         }
     }
     finish(v, false)
-}
-
-/// Go's `Regexp.Expand`: `$$` is a dollar; `$name` or `${name}` is a capture group by
-/// number (all ASCII digits) or name, where a bare name is the longest run of letters,
-/// digits and `_`; groups that did not take part, and unknown names, give nothing; a
-/// malformed reference leaves the `$` as it is.
-fn expand(re: &Regex, caps: &regex::Captures<'_>, template: &str) -> String {
-    let is_name = |c: char| c.is_alphabetic() || c.is_numeric() || c == '_';
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(pos) = rest.find('$') {
-        out.push_str(&rest[..pos]);
-        rest = &rest[pos + 1..];
-        if let Some(r) = rest.strip_prefix('$') {
-            out.push('$');
-            rest = r;
-            continue;
-        }
-        let (braced, body) = match rest.strip_prefix('{') {
-            Some(b) => (true, b),
-            None => (false, rest),
-        };
-        let len = body.find(|c: char| !is_name(c)).unwrap_or(body.len());
-        let name = &body[..len];
-        let after = &body[len..];
-        let after = if braced {
-            after.strip_prefix('}')
-        } else {
-            Some(after)
-        };
-        let Some(after) = after.filter(|_| !name.is_empty()) else {
-            out.push('$');
-            continue;
-        };
-        rest = after;
-        let group = if name.bytes().all(|b| b.is_ascii_digit()) {
-            // Go gives up on numbers of 1e8 and more; no such group exists anyway.
-            name.parse::<usize>().ok().and_then(|n| caps.get(n))
-        } else {
-            re.capture_names()
-                .position(|n| n == Some(name))
-                .and_then(|i| caps.get(i))
-        };
-        if let Some(m) = group {
-            out.push_str(m.as_str());
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// `label_join(v, dst, separator, src...)`.
@@ -1206,6 +1106,11 @@ mod tests {
             q(r#"label_replace(t, "dst", "$n", "src", "(?P<n>s).*")"#),
             r#"t{dst="s", src="source-value-10"}"#
         );
+        // Go's index rules: a leading zero makes a name, and no group has it.
+        assert_eq!(
+            q(r#"label_replace(t, "dst", "[$01][${1}]", "src", "source-value-(.*)")"#),
+            r#"t{dst="[][10]", src="source-value-10"}"#
+        );
         assert!(err(&s, r#"label_replace(t, "dst", "$1", "src", "(.*")"#)
             .starts_with("invalid regular expression in label_replace()"));
         assert_eq!(
@@ -1214,6 +1119,22 @@ mod tests {
         );
         let two = store(&[("u{a=\"1\"}", &[0.0]), ("u{a=\"2\"}", &[0.0])]);
         assert!(err(&two, r#"label_replace(u, "a", "", "", "")"#).contains("same labelset"));
+    }
+
+    #[test]
+    fn label_replace_reads_regexes_in_gos_dialect() {
+        let s = store(&[("t{src=\"a.b\",n=\"١٢\"}", &[0.0])]);
+        let q = |e: &str| query(&s, e, 0)[0].0.clone();
+        // `\Q…\E` quotes a literal, as in Prometheus's Go regexp.
+        assert_eq!(
+            q(r#"label_replace(t, "dst", "$1", "src", `(\Qa.b\E)`)"#),
+            r#"t{dst="a.b", n="١٢", src="a.b"}"#
+        );
+        // `\d` is ASCII: Arabic-Indic digits do not match, so nothing changes.
+        assert_eq!(
+            q(r#"label_replace(t, "dst", "$1", "n", `(\d+)`)"#),
+            r#"t{n="١٢", src="a.b"}"#
+        );
     }
 
     #[test]
