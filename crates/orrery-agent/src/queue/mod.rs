@@ -447,7 +447,7 @@ impl<F: Fs> Queue<F> {
     pub fn push(&mut self, shard_key: u64, payload: &[u8]) -> Result<Pos, QueueError> {
         self.push_entry(&Entry {
             shard_key,
-            appended_ms: now_ms(),
+            appended_ms: orrery_model::clock::now_ms(),
             payload: payload.to_vec(),
         })
     }
@@ -988,12 +988,6 @@ impl<F: Fs> CheckpointJob<F> {
         }
         Ok(())
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

@@ -18,12 +18,13 @@ use super::cache::{Lookup, ScrapeCache};
 use super::target::Target;
 use crate::config::ScrapeConfig;
 use crate::queue::MAX_PAYLOAD_LEN;
+use orrery_model::clock::now_ms;
 use orrery_model::{Labels, MetricMetadata, Relabeler, STALE_NAN};
 use orrery_wire::exposition::{format_for_content_type, ParseLimits, Scanner, SCRAPE_ACCEPT};
 use orrery_wire::v1_append;
 use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Interval;
 
@@ -101,13 +102,6 @@ pub struct ScrapeLoop {
     sent_metadata: FxHashMap<String, MetricMetadata>,
     /// Shared with the targets API.
     pub health: Arc<Mutex<Health>>,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// Largest uncompressed remote-write body one scrape may make: the queue's largest

@@ -355,9 +355,7 @@ fn abort_shards(shared: &Shared) {
 fn stats_of(shared: &Shared) -> DeliveryStats {
     let q = shared.queue().stats();
     let c = &shared.counters;
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let now_ms = orrery_model::clock::now_ms();
     DeliveryStats {
         pending_records: q.pending_records,
         pending_bytes: q.pending_bytes,
