@@ -15,14 +15,16 @@ mod error;
 mod eval;
 mod functions;
 mod memstore;
+mod options;
 mod parse;
 mod value;
 
 #[cfg(test)]
 mod tests;
 
-pub use engine::{Engine, EngineOptions};
+pub use engine::Engine;
 pub use error::PromqlError;
 pub use memstore::MemStore;
+pub use options::EngineOptions;
 pub use parse::parse_expr;
 pub use value::{QueryResult, Value, VectorElem};
