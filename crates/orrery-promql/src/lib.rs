@@ -26,5 +26,7 @@ pub use engine::Engine;
 pub use error::PromqlError;
 pub use memstore::MemStore;
 pub use options::EngineOptions;
-pub use parse::parse_expr;
+pub use parse::{has_selector, parse_expr, parse_selector};
+/// The parsed expression [`parse_expr`] returns and [`Engine`] evaluates.
+pub use promql_parser::parser::Expr;
 pub use value::{QueryResult, Value, VectorElem};

@@ -4,7 +4,7 @@
 use crate::error::ApiError;
 use axum::body::Bytes;
 use axum::http::{header, HeaderMap};
-use orrery_model::{MatchOp, Matcher};
+use orrery_model::Matcher;
 
 /// Parameters from the query string and, for form POSTs, the body.
 #[derive(Debug, Default)]
@@ -103,65 +103,26 @@ impl Params {
         }
     }
 
-    /// Every `match[]` selector, each expanded into one or more matcher sets (`or`).
+    /// Every `match[]` selector's matchers, one set per selector.
     pub fn matcher_sets(&self) -> Result<Vec<Vec<Matcher>>, ApiError> {
-        let mut out = Vec::new();
-        for s in self.all("match[]") {
-            out.extend(parse_selector(s)?);
-        }
-        Ok(out)
+        self.all("match[]")
+            .into_iter()
+            .map(parse_selector)
+            .collect()
     }
 }
 
-/// Parses a series selector such as `up{job=~"a|b"}` into matcher sets.
-pub(crate) fn parse_selector(s: &str) -> Result<Vec<Vec<Matcher>>, ApiError> {
-    use promql_parser::label::MatchOp as P;
-    use promql_parser::parser::Expr;
+/// Parses one `match[]` value, such as `up{job=~"a|b"}`, with the parser queries use;
+/// as Prometheus's `parseMatchersParam`, a selector that every series matches is refused.
+pub(crate) fn parse_selector(s: &str) -> Result<Vec<Matcher>, ApiError> {
     let bad = |m: String| ApiError::bad_data(format!("invalid parameter \"match[]\": {m}"));
-    let expr = promql_parser::parser::parse(s).map_err(bad)?;
-    let Expr::VectorSelector(vs) = expr else {
-        return Err(bad(format!("{s:?} is not a series selector")));
-    };
-    let convert = |ms: &[promql_parser::label::Matcher]| -> Result<Vec<Matcher>, ApiError> {
-        let mut out = Vec::with_capacity(ms.len() + 1);
-        for m in ms {
-            let op = match m.op {
-                P::Equal => MatchOp::Equal,
-                P::NotEqual => MatchOp::NotEqual,
-                P::Re(_) => MatchOp::Regex,
-                P::NotRe(_) => MatchOp::NotRegex,
-            };
-            out.push(
-                Matcher::new(op, m.name.clone(), m.value.clone())
-                    .map_err(|e| bad(e.to_string()))?,
-            );
-        }
-        if let Some(name) = &vs.name {
-            if !out
-                .iter()
-                .any(|m| m.name == orrery_model::METRIC_NAME && m.op == MatchOp::Equal)
-            {
-                out.push(Matcher::equal(orrery_model::METRIC_NAME, name.clone()));
-            }
-        }
-        Ok(out)
-    };
-    let mut sets = Vec::new();
-    if vs.matchers.or_matchers.is_empty() {
-        sets.push(convert(&vs.matchers.matchers)?);
-    } else {
-        for ms in &vs.matchers.or_matchers {
-            sets.push(convert(ms)?);
-        }
+    let set = orrery_promql::parse_selector(s).map_err(|e| bad(e.to_string()))?;
+    if set.iter().all(|m| m.matches_empty()) {
+        return Err(bad(format!(
+            "{s:?}: vector selector must contain at least one non-empty matcher"
+        )));
     }
-    for set in &sets {
-        if set.iter().all(|m| m.matches_empty()) {
-            return Err(bad(format!(
-                "{s:?}: vector selector must contain at least one non-empty matcher"
-            )));
-        }
-    }
-    Ok(sets)
+    Ok(set)
 }
 
 /// Prometheus's API `parseDuration`: float seconds (possibly negative) or a
@@ -304,20 +265,26 @@ mod tests {
     }
 
     #[test]
-    fn selectors_become_matcher_sets() {
-        let sets = parse_selector(r#"up{job=~"a|b", env!="dev"}"#).unwrap();
-        assert_eq!(sets.len(), 1);
-        assert_eq!(sets[0].len(), 3);
-        assert!(sets[0]
-            .iter()
-            .any(|m| m.name == "__name__" && m.value == "up"));
-        let sets = parse_selector(r#"{job="a" or job="b"}"#).unwrap();
-        assert_eq!(sets.len(), 2);
+    fn selectors_become_matchers() {
+        let set = parse_selector(r#"up{job=~"a|b", env!="dev"}"#).unwrap();
+        assert_eq!(set.len(), 3);
+        assert!(set.iter().any(|m| m.name == "__name__" && m.value == "up"));
+        let set = parse_selector(r"{job=~`a\.b`}").unwrap();
+        assert_eq!(set[0].value, r"a\.b");
     }
 
     #[test]
     fn bad_selectors_are_bad_data() {
-        for s in ["rate(x[5m])", "{", r#"{job=~".*"}"#, "1+1", r#"{job=~"("}"#] {
+        // `or` inside braces is not Prometheus's grammar: refused, as there.
+        for s in [
+            "rate(x[5m])",
+            "{",
+            r#"{job=~".*"}"#,
+            "1+1",
+            r#"{job=~"("}"#,
+            r#"{job="a" or job="b"}"#,
+            "up offset 5m",
+        ] {
             let e = parse_selector(s).unwrap_err();
             assert_eq!(e.status, 400, "{s}");
             assert!(

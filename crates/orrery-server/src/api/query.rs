@@ -12,8 +12,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use orrery_model::{Labels, Matcher, MetricMetadata, Queryable, Series, StorageError};
-use orrery_promql::{Engine, EngineOptions, PromqlError, QueryResult, Value};
-use promql_parser::parser::Expr;
+use orrery_promql::{Engine, EngineOptions, Expr, PromqlError, QueryResult, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -257,27 +256,13 @@ pub(crate) async fn query_exemplars(
     })();
     match checked {
         Err(e) => e.into_response(),
-        Ok(expr) if has_selector(&expr) => json::success_raw("[]", &[], &[]),
+        Ok(expr) if orrery_promql::has_selector(&expr) => json::success_raw("[]", &[], &[]),
         Ok(_) => (
             [(axum::http::header::CONTENT_TYPE, "application/json")],
             r#"{"status":"success"}"#,
         )
             .into_response(),
     }
-}
-
-fn has_selector(e: &Expr) -> bool {
-    struct Find;
-    impl promql_parser::util::ExprVisitor for Find {
-        type Error = std::convert::Infallible;
-        fn pre_visit(&mut self, e: &Expr) -> Result<bool, Self::Error> {
-            Ok(!matches!(
-                e,
-                Expr::VectorSelector(_) | Expr::MatrixSelector(_)
-            ))
-        }
-    }
-    matches!(promql_parser::util::walk_expr(&mut Find, e), Ok(false))
 }
 
 /// Storage as one query sees it: every `select` adds its series to a count that may
