@@ -212,6 +212,17 @@ impl Default for QueryConfig {
 }
 
 impl QueryConfig {
+    /// The limits of the query gate every query (HTTP or rules) runs under.
+    pub fn limits(&self) -> orrery_promql::QueryLimits {
+        orrery_promql::QueryLimits {
+            max_concurrent: self.max_concurrent,
+            max_samples: self.max_samples,
+            max_series: self.max_series,
+            timeout: self.timeout,
+            lookback_delta_ms: i64::try_from(self.lookback_delta.as_millis()).unwrap_or(i64::MAX),
+        }
+    }
+
     /// Checks what serde cannot: a positive lookback, timeout and concurrency.
     pub fn validate(&self) -> Result<(), String> {
         if self.lookback_delta.is_zero() {

@@ -118,7 +118,8 @@ impl From<orrery_promql::PromqlError> for ApiError {
             E::Parse(m) => ApiError::bad_data(format!("invalid parameter \"query\": {m}")),
             E::Execution(m) | E::Limit(m) => ApiError::execution(m),
             e @ E::Timeout(_) => ApiError::timeout(e.to_string()),
-            E::Storage(m) => ApiError::internal(m),
+            E::Busy(m) => ApiError::timeout(m),
+            E::Storage(m) | E::Internal(m) => ApiError::internal(m),
             other => ApiError::execution(other.to_string()),
         }
     }

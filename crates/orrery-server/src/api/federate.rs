@@ -4,7 +4,7 @@
 //! out, values in Go's `%g` form, timestamps in ms. Errors are plain text, as there.
 
 use super::params::Params;
-use super::query::{now_ms, run, QueryOpts};
+use super::query::{now_ms, run, settings};
 use super::AppState;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -49,10 +49,10 @@ async fn answer(
 ) -> Result<String, crate::error::ApiError> {
     let p = Params::parse(q, headers, &Bytes::new());
     let sets = p.matcher_sets()?;
-    let opts = QueryOpts::from_params(state, &Params::default())?;
+    let settings = settings(state, &Params::default())?;
     let maxt = now_ms();
-    let mint = maxt.saturating_sub(opts.lookback_delta_ms);
-    run(state, &opts, move |_, q| {
+    let mint = maxt.saturating_sub(settings.lookback_delta_ms);
+    run(state, settings, move |_, q| {
         let mut latest: Vec<(Labels, i64, f64)> = Vec::new();
         for set in &sets {
             for s in q.select(mint, maxt, set).map_err(PromqlError::from)? {

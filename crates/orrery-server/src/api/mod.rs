@@ -30,8 +30,8 @@ pub(crate) struct AppState {
     pub db: Arc<Db>,
     pub cfg: ServerConfig,
     pub metrics: HttpMetrics,
-    /// One permit per query that may be evaluated at once (`query.max_concurrent`).
-    pub query_slots: Arc<tokio::sync::Semaphore>,
+    /// The limits every query runs under (`query.*`).
+    pub gate: orrery_promql::QueryGate,
 }
 
 /// A running-to-be server: storage is open, nothing is listening yet.
@@ -48,7 +48,7 @@ impl Server {
         Ok(Server {
             state: Arc::new(AppState {
                 db: Arc::new(db),
-                query_slots: Arc::new(tokio::sync::Semaphore::new(cfg.query.max_concurrent)),
+                gate: orrery_promql::QueryGate::new(cfg.query.limits()),
                 cfg,
                 metrics: HttpMetrics::default(),
             }),

@@ -1,7 +1,8 @@
 //! PromQL over HTTP: `/api/v1/query`, `/api/v1/query_range`, `/api/v1/format_query`
 //! and `/api/v1/query_exemplars`, with Prometheus's parameters, checks (in its order),
-//! JSON and errors; and the limits every query runs under: a slot among
-//! `query.max_concurrent`, a timeout, `query.max_samples` and `query.max_series`.
+//! JSON and errors. Every query runs through the server's [`orrery_promql::QueryGate`]
+//! (a slot among `query.max_concurrent`, a timeout, `query.max_samples` and
+//! `query.max_series`), the gate rule evaluation will share.
 
 use super::json;
 use super::params::Params;
@@ -11,12 +12,11 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use orrery_model::{Labels, Matcher, MetricMetadata, Queryable, Series, StorageError};
-use orrery_promql::{Engine, EngineOptions, Expr, PromqlError, QueryResult, Value};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use orrery_model::Queryable;
+use orrery_promql::{Engine, Expr, PromqlError, QueryResult, QuerySettings, Value};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::time::Instant;
 
 /// Prometheus's cap on points per series in a range query.
 const MAX_POINTS: i128 = 11_000;
@@ -30,38 +30,25 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Per-request settings: the configured ones, lowered or overridden by parameters.
-pub(crate) struct QueryOpts {
-    pub timeout: Duration,
-    pub lookback_delta_ms: i64,
-}
-
-impl QueryOpts {
-    /// `timeout` (only lowers `query.timeout`) and `lookback_delta`.
-    pub fn from_params(state: &AppState, p: &Params) -> Result<QueryOpts, ApiError> {
-        let cfg = &state.cfg.query;
-        let mut timeout = cfg.timeout;
-        if let Some(ns) = p.duration_ns("timeout")? {
-            let asked = Duration::from_nanos(u64::try_from(ns.max(0)).unwrap_or(u64::MAX));
-            timeout = timeout.min(asked);
-        }
-        let mut lookback_delta_ms =
-            i64::try_from(cfg.lookback_delta.as_millis()).unwrap_or(i64::MAX);
-        if let Some(ns) = p.duration_ns("lookback_delta")? {
-            if ns < 0 {
-                return Err(ApiError::bad_data(
-                    "invalid parameter \"lookback_delta\": lookback delta must not be negative",
-                ));
-            }
-            if ns > 0 {
-                lookback_delta_ms = i64::try_from(ns / 1_000_000).unwrap_or(i64::MAX).max(1);
-            }
-        }
-        Ok(QueryOpts {
-            timeout,
-            lookback_delta_ms,
-        })
+/// The query's settings: the configured ones, lowered or overridden by parameters
+/// (`timeout` only lowers `query.timeout`; `lookback_delta`).
+pub(crate) fn settings(state: &AppState, p: &Params) -> Result<QuerySettings, ApiError> {
+    let mut s = state.gate.default_settings();
+    if let Some(ns) = p.duration_ns("timeout")? {
+        let asked = Duration::from_nanos(u64::try_from(ns.max(0)).unwrap_or(u64::MAX));
+        s.timeout = s.timeout.min(asked);
     }
+    if let Some(ns) = p.duration_ns("lookback_delta")? {
+        if ns < 0 {
+            return Err(ApiError::bad_data(
+                "invalid parameter \"lookback_delta\": lookback delta must not be negative",
+            ));
+        }
+        if ns > 0 {
+            s.lookback_delta_ms = i64::try_from(ns / 1_000_000).unwrap_or(i64::MAX).max(1);
+        }
+    }
+    Ok(s)
 }
 
 /// Parses the `query` parameter; failures are 400 `invalid parameter "query"`.
@@ -69,49 +56,14 @@ fn parse_query(p: &Params) -> Result<Expr, ApiError> {
     Ok(orrery_promql::parse_expr(p.get("query").unwrap_or(""))?)
 }
 
-/// Runs `job` under the query limits: waits for a slot (up to the timeout), then
-/// evaluates on a blocking thread that keeps the slot until it really finishes.
+/// Runs `job` through the query gate over the server's storage.
 pub(crate) async fn run<T: Send + 'static>(
     state: &Arc<AppState>,
-    opts: &QueryOpts,
+    settings: QuerySettings,
     job: impl FnOnce(&Engine, &dyn Queryable) -> Result<T, PromqlError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let cfg = &state.cfg.query;
-    let deadline = Instant::now() + opts.timeout;
-    let permit = match tokio::time::timeout_at(
-        deadline,
-        state.query_slots.clone().acquire_owned(),
-    )
-    .await
-    {
-        Ok(Ok(p)) => p,
-        Ok(Err(_)) => return Err(ApiError::internal("query slots are closed")),
-        Err(_) => {
-            return Err(ApiError::timeout(format!(
-                "query timed out in query queue: all {n} query slots stayed busy for {:?} (limit query.max_concurrent = {n})",
-                opts.timeout,
-                n = cfg.max_concurrent
-            )))
-        }
-    };
-    let engine = Engine::new(EngineOptions {
-        lookback_delta_ms: opts.lookback_delta_ms,
-        max_samples: cfg.max_samples,
-        timeout: deadline.saturating_duration_since(Instant::now()),
-        ..EngineOptions::default()
-    });
-    let db = state.db.clone();
-    let max_series = cfg.max_series;
-    let task = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        let q = SeriesLimited::new(&*db, max_series);
-        job(&engine, &q)
-    });
-    match tokio::time::timeout_at(deadline, task).await {
-        Err(_) => Err(PromqlError::Timeout("query execution").into()),
-        Ok(Err(e)) => Err(ApiError::internal(format!("query task failed: {e}"))),
-        Ok(Ok(r)) => Ok(r?),
-    }
+    let storage: Arc<dyn Queryable> = state.db.clone();
+    Ok(state.gate.run(storage, settings, job).await?)
 }
 
 /// Records the query's duration and outcome, and turns errors into responses.
@@ -167,9 +119,9 @@ pub(crate) async fn query(
     observed(&state, "query", async {
         let limit = p.limit()?;
         let t = p.time("time", now_ms())?;
-        let opts = QueryOpts::from_params(&state, &p)?;
+        let settings = settings(&state, &p)?;
         let expr = parse_query(&p)?;
-        let res = run(&state, &opts, move |e, q| e.instant_expr(q, &expr, t)).await?;
+        let res = run(&state, settings, move |e, q| e.instant_expr(q, &expr, t)).await?;
         Ok::<_, ApiError>(respond(&state, res, limit))
     })
     .await
@@ -211,9 +163,9 @@ pub(crate) async fn query_range(
             ));
         }
         let step_ms = i64::try_from(step_ns / 1_000_000).unwrap_or(i64::MAX).max(1);
-        let opts = QueryOpts::from_params(&state, &p)?;
+        let settings = settings(&state, &p)?;
         let expr = parse_query(&p)?;
-        let res = run(&state, &opts, move |e, q| {
+        let res = run(&state, settings, move |e, q| {
             e.range_expr(q, &expr, start, end, step_ms)
         })
         .await?;
@@ -262,76 +214,5 @@ pub(crate) async fn query_exemplars(
             r#"{"status":"success"}"#,
         )
             .into_response(),
-    }
-}
-
-/// Storage as one query sees it: every `select` adds its series to a count that may
-/// not pass `query.max_series` (0: no limit).
-pub(crate) struct SeriesLimited<'a> {
-    inner: &'a dyn Queryable,
-    max_series: usize,
-    seen: AtomicUsize,
-}
-
-impl<'a> SeriesLimited<'a> {
-    pub fn new(inner: &'a dyn Queryable, max_series: usize) -> Self {
-        SeriesLimited {
-            inner,
-            max_series,
-            seen: AtomicUsize::new(0),
-        }
-    }
-}
-
-impl Queryable for SeriesLimited<'_> {
-    fn select(
-        &self,
-        mint: i64,
-        maxt: i64,
-        matchers: &[Matcher],
-    ) -> Result<Vec<Series>, StorageError> {
-        let out = self.inner.select(mint, maxt, matchers)?;
-        if self.max_series > 0 {
-            let total = self.seen.fetch_add(out.len(), Ordering::Relaxed) + out.len();
-            if total > self.max_series {
-                return Err(StorageError::LimitExceeded(format!(
-                    "query would read more than {n} series from storage (limit query.max_series = {n})",
-                    n = self.max_series
-                )));
-            }
-        }
-        Ok(out)
-    }
-
-    fn series(
-        &self,
-        mint: i64,
-        maxt: i64,
-        matchers: &[Matcher],
-    ) -> Result<Vec<Labels>, StorageError> {
-        self.inner.series(mint, maxt, matchers)
-    }
-
-    fn label_names(
-        &self,
-        mint: i64,
-        maxt: i64,
-        matcher_sets: &[Vec<Matcher>],
-    ) -> Result<Vec<String>, StorageError> {
-        self.inner.label_names(mint, maxt, matcher_sets)
-    }
-
-    fn label_values(
-        &self,
-        name: &str,
-        mint: i64,
-        maxt: i64,
-        matcher_sets: &[Vec<Matcher>],
-    ) -> Result<Vec<String>, StorageError> {
-        self.inner.label_values(name, mint, maxt, matcher_sets)
-    }
-
-    fn metadata(&self) -> Vec<MetricMetadata> {
-        self.inner.metadata()
     }
 }

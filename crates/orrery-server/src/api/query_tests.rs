@@ -408,7 +408,12 @@ async fn a_full_queue_fails_503_naming_max_concurrent() {
     let dir = tempfile::tempdir().unwrap();
     let srv = server_with(dir.path(), |c| c.query.max_concurrent = 1);
     let r = srv.router();
-    let held = srv.state.query_slots.clone().acquire_owned().await.unwrap();
+    let held = srv
+        .state
+        .gate
+        .admit(srv.state.gate.default_settings())
+        .await
+        .unwrap();
     let started = std::time::Instant::now();
     let m = expect_error(
         &r,
