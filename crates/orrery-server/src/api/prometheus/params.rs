@@ -1,7 +1,7 @@
 //! Request parameters as Prometheus parses them: query string and urlencoded form body
 //! merged, repeated `match[]`, timestamps as RFC3339 or float seconds, `limit`.
 
-use crate::error::ApiError;
+use super::error::ApiError;
 use axum::body::Bytes;
 use axum::http::{header, HeaderMap};
 use orrery_model::Matcher;

@@ -1,8 +1,9 @@
 //! HTTP behaviour through the router, without a socket: shapes, status codes, limits.
 
-use super::*;
+use crate::{Server, ServerConfig};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use axum::Router;
 use orrery_model::{Labels, Sample, TimeSeries, WriteRequest};
 use serde_json::Value;
 use tower::ServiceExt;

@@ -4,10 +4,10 @@
 //! (a slot among `query.max_concurrent`, a timeout, `query.max_samples` and
 //! `query.max_series`), the gate rule evaluation will share.
 
+use super::error::ApiError;
 use super::json;
 use super::params::Params;
-use super::AppState;
-use crate::error::ApiError;
+use super::PrometheusState;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
@@ -32,7 +32,7 @@ pub(crate) fn now_ms() -> i64 {
 
 /// The query's settings: the configured ones, lowered or overridden by parameters
 /// (`timeout` only lowers `query.timeout`; `lookback_delta`).
-pub(crate) fn settings(state: &AppState, p: &Params) -> Result<QuerySettings, ApiError> {
+pub(crate) fn settings(state: &PrometheusState, p: &Params) -> Result<QuerySettings, ApiError> {
     let mut s = state.gate.default_settings();
     if let Some(ns) = p.duration_ns("timeout")? {
         let asked = Duration::from_nanos(u64::try_from(ns.max(0)).unwrap_or(u64::MAX));
@@ -58,17 +58,17 @@ fn parse_query(p: &Params) -> Result<Expr, ApiError> {
 
 /// Runs `job` through the query gate over the server's storage.
 pub(crate) async fn run<T: Send + 'static>(
-    state: &Arc<AppState>,
+    state: &Arc<PrometheusState>,
     settings: QuerySettings,
     job: impl FnOnce(&Engine, &dyn Queryable) -> Result<T, PromqlError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let storage: Arc<dyn Queryable> = state.db.clone();
+    let storage = state.storage.clone();
     Ok(state.gate.run(storage, settings, job).await?)
 }
 
 /// Records the query's duration and outcome, and turns errors into responses.
 async fn observed(
-    state: &Arc<AppState>,
+    state: &Arc<PrometheusState>,
     endpoint: &'static str,
     f: impl std::future::Future<Output = Result<Response, ApiError>>,
 ) -> Response {
@@ -86,7 +86,7 @@ async fn observed(
 }
 
 /// A value truncated to `limit` series (0: no limit), with the warning Prometheus adds.
-fn respond(state: &AppState, mut res: QueryResult, limit: usize) -> Response {
+fn respond(state: &PrometheusState, mut res: QueryResult, limit: usize) -> Response {
     state
         .metrics
         .query_samples
@@ -110,7 +110,7 @@ fn respond(state: &AppState, mut res: QueryResult, limit: usize) -> Response {
 
 /// `GET|POST /api/v1/query`.
 pub(crate) async fn query(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<PrometheusState>>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Bytes,
@@ -129,7 +129,7 @@ pub(crate) async fn query(
 
 /// `GET|POST /api/v1/query_range`.
 pub(crate) async fn query_range(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<PrometheusState>>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Bytes,

@@ -5,7 +5,7 @@
 
 use super::params::Params;
 use super::query::{now_ms, run, settings};
-use super::AppState;
+use super::PrometheusState;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap};
@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 /// `GET /federate`.
 pub(crate) async fn federate(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<PrometheusState>>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
@@ -43,10 +43,10 @@ pub(crate) async fn federate(
 }
 
 async fn answer(
-    state: &Arc<AppState>,
+    state: &Arc<PrometheusState>,
     q: Option<&str>,
     headers: &HeaderMap,
-) -> Result<String, crate::error::ApiError> {
+) -> Result<String, super::error::ApiError> {
     let p = Params::parse(q, headers, &Bytes::new());
     let sets = p.matcher_sets()?;
     let settings = settings(state, &Params::default())?;
