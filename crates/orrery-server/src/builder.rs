@@ -112,7 +112,7 @@ impl ServerBuilder {
 
     /// Merges the families into one router behind the fallback and the seams.
     pub fn build(self) -> Result<Server, ServerError> {
-        self.cfg.query.validate().map_err(ServerError::Config)?;
+        self.cfg.validate().map_err(ServerError::Config)?;
         let gate = self
             .gate
             .unwrap_or_else(|| Arc::new(QueryGate::new(self.cfg.query.limits())));
@@ -223,8 +223,8 @@ impl Server {
     /// Validates the configuration, opens the metric store it names (replaying the
     /// WAL) and builds a server over it with the defaults of [`ServerBuilder`].
     pub fn open(cfg: ServerConfig) -> Result<Server, ServerError> {
+        cfg.validate().map_err(ServerError::Config)?;
         let opts = cfg.storage.to_options().map_err(ServerError::Config)?;
-        cfg.query.validate().map_err(ServerError::Config)?;
         let db = Arc::new(Db::open(&cfg.data_dir, opts)?);
         ServerBuilder::new(cfg, db).build()
     }

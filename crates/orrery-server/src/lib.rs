@@ -22,5 +22,7 @@ mod telemetry;
 
 pub use auth::{AllowAll, Authenticator, Denied};
 pub use builder::{plain_text, Envelope, Family, Server, ServerBuilder};
-pub use config::{LimitsConfig, QueryConfig, ServerConfig, StorageConfig, CONFIG_REFERENCE};
+pub use config::{
+    ConfigError, LimitsConfig, QueryConfig, ServerConfig, StorageConfig, CONFIG_REFERENCE,
+};
 pub use error::ServerError;

@@ -1,4 +1,4 @@
-//! `orrery agent`, `orrery demo` and `orrery check config`: wiring only. The agent
+//! `orrery agent` and `orrery demo`: wiring only. The agent
 //! reloads on SIGHUP and `POST /-/reload`, and on SIGTERM/SIGINT stops scraping (queuing
 //! stale markers) and syncs its queue before exiting.
 
@@ -6,9 +6,9 @@ use anyhow::{Context, Result};
 use orrery_agent::api::{router, ApiState};
 use orrery_agent::config::AgentConfig;
 use orrery_agent::Agent;
-use orrery_server::{Server, ServerConfig};
+use orrery_server::ServerConfig;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Flags of `orrery agent`.
@@ -40,32 +40,6 @@ pub struct DemoArgs {
     /// Where to look for a node-exporter to scrape (skipped when nothing listens there).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9100")]
     pub node_exporter: SocketAddr,
-}
-
-/// `orrery check config FILE`.
-pub fn check_config(path: &Path) -> Result<()> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let is_agent = text
-        .lines()
-        .any(|l| l.starts_with("cluster:") || l.starts_with("scrape_configs:"));
-    if is_agent {
-        let cfg = AgentConfig::parse(&text, &path.display().to_string())?;
-        println!(
-            "{}: valid agent configuration (cluster {:?}, {} scrape configs)",
-            path.display(),
-            cfg.cluster,
-            cfg.scrape_configs.len()
-        );
-    } else {
-        let cfg: ServerConfig = serde_saphyr::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        cfg.storage
-            .to_options()
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        println!("{}: valid server configuration", path.display());
-    }
-    Ok(())
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -193,7 +167,7 @@ pub fn run_demo(args: DemoArgs) -> Result<()> {
         let agent_listener = tokio::net::TcpListener::bind(args.agent_listen)
             .await
             .with_context(|| format!("listening on {}", args.agent_listen))?;
-        let server = tokio::task::spawn_blocking(move || Server::open(server_cfg)).await.context("opening storage")??;
+        let server = tokio::task::spawn_blocking(move || crate::open_server(server_cfg)).await.context("opening storage")??;
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server_task = tokio::spawn(server.serve(listener, async move {
             let _ = stop_rx.await;
