@@ -355,3 +355,21 @@ async fn or_inside_braces_is_bad_data_everywhere() {
         );
     }
 }
+
+/// The 413 for a body that decompresses past the limit names the setting as it is
+/// spelled in the configuration, `max_decompressed_size`.
+#[tokio::test]
+async fn too_big_decompressed_bodies_name_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = ServerConfig {
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
+    cfg.limits.max_decompressed_size = 1024;
+    let r = Server::open(cfg).unwrap().router();
+    let body = orrery_wire::encode_v1(&req_of(200, 1000));
+    let (s, _, b) = send(&r, write(body, orrery_wire::CONTENT_TYPE_V1)).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{b}");
+    assert!(b.contains("(limit max_decompressed_size)"), "{b}");
+    assert!(b.contains("cannot exceed 1024"), "{b}");
+}
