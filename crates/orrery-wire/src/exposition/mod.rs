@@ -14,6 +14,8 @@
 //!   scrape loop): a known series then costs no label parsing and no allocation.
 //! * [`WordHasher`] and [`SeededWords`] are the keyed hasher the parser uses for its
 //!   maps, for callers that key their own maps by series text.
+//! * [`write_label_value`] is the writing side's label-value escaping, for the
+//!   server's `/metrics` and `/federate`.
 //!
 //! The parser is one line-oriented byte scanner with a strict (OpenMetrics) and a
 //! tolerant (text) mode; it is pure, keeps no state between calls and never panics.
@@ -71,8 +73,10 @@ mod number;
 mod parser;
 #[cfg(test)]
 mod tests;
+mod write;
 
 pub use hash::{SeededWords, WordHasher};
+pub use write::write_label_value;
 
 use crate::series::truncate;
 

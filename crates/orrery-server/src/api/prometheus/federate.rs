@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use orrery_model::gofloat::write_expfmt;
 use orrery_model::{is_stale_nan, Labels, METRIC_NAME};
 use orrery_promql::PromqlError;
+use orrery_wire::exposition::write_label_value;
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -93,7 +94,10 @@ fn render(samples: &[(Labels, i64, f64)]) -> String {
             }
             out.push(if first { '{' } else { ',' });
             first = false;
-            let _ = write!(out, "{}=\"{}\"", l.name, escape_value(&l.value));
+            out.push_str(&l.name);
+            out.push_str("=\"");
+            write_label_value(&mut out, &l.value);
+            out.push('"');
         }
         if !first {
             out.push('}');
@@ -103,12 +107,6 @@ fn render(samples: &[(Labels, i64, f64)]) -> String {
         let _ = writeln!(out, " {t}");
     }
     out
-}
-
-fn escape_value(s: &str) -> String {
-    s.replace('\\', r"\\")
-        .replace('"', "\\\"")
-        .replace('\n', r"\n")
 }
 
 #[cfg(test)]
