@@ -104,7 +104,9 @@ impl ServerBuilder {
         self
     }
 
-    /// Mounts another API family next to the Prometheus and admin ones.
+    /// Mounts another API family next to the Prometheus and admin ones. Its routes must
+    /// not overlap theirs (axum refuses overlapping routes when [`Self::build`] merges
+    /// them, by panicking: a wiring mistake, caught by any test that builds the server).
     pub fn family(mut self, family: Family) -> ServerBuilder {
         self.families.push(family);
         self
