@@ -367,6 +367,35 @@ mod tests {
         assert_eq!(auth.asked.load(Ordering::Relaxed), 6);
     }
 
+    /// A gate handed to the builder is the one HTTP queries wait on: a slot held by
+    /// another caller (rule evaluation, say) makes an HTTP query queue and time out.
+    #[tokio::test]
+    async fn http_queries_share_a_gate_given_to_the_builder() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = ServerConfig {
+            data_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        };
+        let db = Arc::new(Db::open(dir.path(), cfg.storage.to_options().unwrap()).unwrap());
+        let gate = Arc::new(QueryGate::new(orrery_promql::QueryLimits {
+            max_concurrent: 1,
+            ..cfg.query.limits()
+        }));
+        let server = ServerBuilder::new(cfg, db)
+            .query_gate(gate.clone())
+            .build()
+            .unwrap();
+        assert!(Arc::ptr_eq(server.query_gate(), &gate));
+        let r = server.router();
+        let held = gate.admit(gate.default_settings()).await.unwrap();
+        let (s, _, b) = call(&r, "/api/v1/query?query=1&timeout=50ms", None).await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{b}");
+        assert!(b.contains("query.max_concurrent = 1"), "{b}");
+        drop(held);
+        let (s, _, b) = call(&r, "/api/v1/query?query=1", None).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+
     #[tokio::test]
     async fn unknown_paths_get_a_404_in_the_envelope_of_the_family_owning_them() {
         let dir = tempfile::tempdir().unwrap();
