@@ -17,8 +17,8 @@ mod xxhash;
 pub(crate) use aggregate::{format_float, kahan_inc, quantile};
 pub(crate) use position::{aggregate_key, call_key, Anchor, Positions};
 
-use crate::engine::EngineOptions;
 use crate::error::{PromqlError, Result};
+use crate::options::EngineOptions;
 use orrery_model::{Label, Labels, Queryable, Sample, METRIC_NAME};
 use promql_parser::parser::{AtModifier, Expr, Offset};
 use rustc_hash::FxHashSet;

@@ -14,8 +14,9 @@
 //!   scrape loop): a known series then costs no label parsing and no allocation.
 //! * [`WordHasher`] and [`SeededWords`] are the keyed hasher the parser uses for its
 //!   maps, for callers that key their own maps by series text.
-//! * [`escape_label_value`] is the writer's side of the label-value escapes, for code
-//!   that writes the text format (federation, self-telemetry).
+//! * [`escape_label_value`] and [`write_label_value`] are the writer's side of the
+//!   label-value escapes, for code that writes the text format (the server's `/metrics`
+//!   and `/federate`).
 //!
 //! The parser is one line-oriented byte scanner with a strict (OpenMetrics) and a
 //! tolerant (text) mode; it is pure, keeps no state between calls and never panics.

@@ -4,8 +4,8 @@
 //! out, values in Go's `%g` form, timestamps in ms. Errors are plain text, as there.
 
 use super::params::Params;
-use super::query::{now_ms, run, QueryOpts};
-use super::AppState;
+use super::query::{now_ms, run, settings};
+use super::PrometheusState;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap};
@@ -13,12 +13,13 @@ use axum::response::{IntoResponse, Response};
 use orrery_model::gofloat::write_expfmt;
 use orrery_model::{is_stale_nan, Labels, METRIC_NAME};
 use orrery_promql::PromqlError;
+use orrery_wire::exposition::write_label_value;
 use std::fmt::Write;
 use std::sync::Arc;
 
 /// `GET /federate`.
 pub(crate) async fn federate(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<PrometheusState>>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
@@ -43,16 +44,16 @@ pub(crate) async fn federate(
 }
 
 async fn answer(
-    state: &Arc<AppState>,
+    state: &Arc<PrometheusState>,
     q: Option<&str>,
     headers: &HeaderMap,
-) -> Result<String, crate::error::ApiError> {
+) -> Result<String, super::error::ApiError> {
     let p = Params::parse(q, headers, &Bytes::new());
     let sets = p.matcher_sets()?;
-    let opts = QueryOpts::from_params(state, &Params::default())?;
+    let settings = settings(state, &Params::default())?;
     let maxt = now_ms();
-    let mint = maxt.saturating_sub(opts.lookback_delta_ms);
-    run(state, &opts, move |_, q| {
+    let mint = maxt.saturating_sub(settings.lookback_delta_ms);
+    run(state, settings, move |_, q| {
         let mut latest: Vec<(Labels, i64, f64)> = Vec::new();
         for set in &sets {
             for s in q.select(mint, maxt, set).map_err(PromqlError::from)? {
@@ -93,7 +94,10 @@ fn render(samples: &[(Labels, i64, f64)]) -> String {
             }
             out.push(if first { '{' } else { ',' });
             first = false;
-            let _ = write!(out, "{}=\"{}\"", l.name, escape_value(&l.value));
+            out.push_str(&l.name);
+            out.push_str("=\"");
+            write_label_value(&mut out, &l.value);
+            out.push('"');
         }
         if !first {
             out.push('}');
@@ -103,12 +107,6 @@ fn render(samples: &[(Labels, i64, f64)]) -> String {
         let _ = writeln!(out, " {t}");
     }
     out
-}
-
-fn escape_value(s: &str) -> String {
-    s.replace('\\', r"\\")
-        .replace('"', "\\\"")
-        .replace('\n', r"\n")
 }
 
 #[cfg(test)]

@@ -4,10 +4,10 @@
 //! features by it (Grafana takes its fast paths from 2.x/3.x on), so we report the
 //! Prometheus release whose API we match and put Orrery's own version in `revision`.
 
+use super::error::ApiError;
 use super::json;
 use super::params::Params;
-use super::AppState;
-use crate::error::ApiError;
+use super::PrometheusState;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
@@ -60,7 +60,7 @@ struct Meta {
 
 /// `GET /api/v1/metadata`: remote-write metadata by family name, sorted.
 pub(crate) async fn metadata(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<PrometheusState>>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
@@ -78,10 +78,8 @@ pub(crate) async fn metadata(
         (Err(e), _) | (_, Err(e)) => return e.into_response(),
     };
     let metric = p.get("metric").unwrap_or("").to_string();
-    let db = state.db.clone();
-    let all = match tokio::task::spawn_blocking(move || orrery_model::Queryable::metadata(&*db))
-        .await
-    {
+    let db = state.storage.clone();
+    let all = match tokio::task::spawn_blocking(move || db.metadata()).await {
         Ok(m) => m,
         Err(e) => return ApiError::internal(format!("metadata task failed: {e}")).into_response(),
     };

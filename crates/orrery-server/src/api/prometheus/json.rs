@@ -40,7 +40,7 @@ pub(crate) fn success<T: serde::Serialize>(data: &T, warnings: &[String]) -> Res
     match serde_json::to_string(data) {
         Ok(s) => success_raw(&s, warnings, &[]),
         Err(e) => {
-            crate::error::ApiError::internal(format!("encoding response: {e}")).into_response()
+            super::error::ApiError::internal(format!("encoding response: {e}")).into_response()
         }
     }
 }

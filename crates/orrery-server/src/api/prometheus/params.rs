@@ -1,10 +1,10 @@
 //! Request parameters as Prometheus parses them: query string and urlencoded form body
 //! merged, repeated `match[]`, timestamps as RFC3339 or float seconds, `limit`.
 
-use crate::error::ApiError;
+use super::error::ApiError;
 use axum::body::Bytes;
 use axum::http::{header, HeaderMap};
-use orrery_model::{MatchOp, Matcher};
+use orrery_model::Matcher;
 
 /// Parameters from the query string and, for form POSTs, the body.
 #[derive(Debug, Default)]
@@ -103,65 +103,26 @@ impl Params {
         }
     }
 
-    /// Every `match[]` selector, each expanded into one or more matcher sets (`or`).
+    /// Every `match[]` selector's matchers, one set per selector.
     pub fn matcher_sets(&self) -> Result<Vec<Vec<Matcher>>, ApiError> {
-        let mut out = Vec::new();
-        for s in self.all("match[]") {
-            out.extend(parse_selector(s)?);
-        }
-        Ok(out)
+        self.all("match[]")
+            .into_iter()
+            .map(parse_selector)
+            .collect()
     }
 }
 
-/// Parses a series selector such as `up{job=~"a|b"}` into matcher sets.
-pub(crate) fn parse_selector(s: &str) -> Result<Vec<Vec<Matcher>>, ApiError> {
-    use promql_parser::label::MatchOp as P;
-    use promql_parser::parser::Expr;
+/// Parses one `match[]` value, such as `up{job=~"a|b"}`, with the parser queries use;
+/// as Prometheus's `parseMatchersParam`, a selector that every series matches is refused.
+pub(crate) fn parse_selector(s: &str) -> Result<Vec<Matcher>, ApiError> {
     let bad = |m: String| ApiError::bad_data(format!("invalid parameter \"match[]\": {m}"));
-    let expr = promql_parser::parser::parse(s).map_err(bad)?;
-    let Expr::VectorSelector(vs) = expr else {
-        return Err(bad(format!("{s:?} is not a series selector")));
-    };
-    let convert = |ms: &[promql_parser::label::Matcher]| -> Result<Vec<Matcher>, ApiError> {
-        let mut out = Vec::with_capacity(ms.len() + 1);
-        for m in ms {
-            let op = match m.op {
-                P::Equal => MatchOp::Equal,
-                P::NotEqual => MatchOp::NotEqual,
-                P::Re(_) => MatchOp::Regex,
-                P::NotRe(_) => MatchOp::NotRegex,
-            };
-            out.push(
-                Matcher::new(op, m.name.clone(), m.value.clone())
-                    .map_err(|e| bad(e.to_string()))?,
-            );
-        }
-        if let Some(name) = &vs.name {
-            if !out
-                .iter()
-                .any(|m| m.name == orrery_model::METRIC_NAME && m.op == MatchOp::Equal)
-            {
-                out.push(Matcher::equal(orrery_model::METRIC_NAME, name.clone()));
-            }
-        }
-        Ok(out)
-    };
-    let mut sets = Vec::new();
-    if vs.matchers.or_matchers.is_empty() {
-        sets.push(convert(&vs.matchers.matchers)?);
-    } else {
-        for ms in &vs.matchers.or_matchers {
-            sets.push(convert(ms)?);
-        }
+    let set = orrery_promql::parse_selector(s).map_err(|e| bad(e.to_string()))?;
+    if set.iter().all(|m| m.matches_empty()) {
+        return Err(bad(format!(
+            "{s:?}: vector selector must contain at least one non-empty matcher"
+        )));
     }
-    for set in &sets {
-        if set.iter().all(|m| m.matches_empty()) {
-            return Err(bad(format!(
-                "{s:?}: vector selector must contain at least one non-empty matcher"
-            )));
-        }
-    }
-    Ok(sets)
+    Ok(set)
 }
 
 /// Prometheus's API `parseDuration`: float seconds (possibly negative) or a
@@ -195,76 +156,9 @@ pub(crate) fn parse_time(s: &str) -> Option<i64> {
         }
         return Some(ms as i64);
     }
-    parse_rfc3339(s)
+    orrery_model::go::time::parse_rfc3339(s).ok()
 }
 
-fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let part = s.get(r)?;
-        if !part.bytes().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        part.parse().ok()
-    };
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let (y, mo, d, h, mi, se) = (
-        num(0..4)?,
-        num(5..7)?,
-        num(8..10)?,
-        num(11..13)?,
-        num(14..16)?,
-        num(17..19)?,
-    );
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut frac_ms = 0i64;
-    if b.get(i) == Some(&b'.') {
-        let start = i + 1;
-        i = start;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        let digits = &s[start..i];
-        let ms3: String = digits.chars().chain("000".chars()).take(3).collect();
-        frac_ms = ms3.parse().ok()?;
-    }
-    let offset_min = match b.get(i)? {
-        b'Z' | b'z' if i + 1 == b.len() => 0,
-        b'+' | b'-' if i + 6 == b.len() && b[i + 3] == b':' => {
-            let sign = if b[i] == b'-' { -1 } else { 1 };
-            sign * (num(i + 1..i + 3)? * 60 + num(i + 4..i + 6)?)
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(y, mo, d);
-    let secs = days * 86400 + h * 3600 + mi * 60 + se - offset_min * 60;
-    Some(secs * 1000 + frac_ms)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
 
 #[cfg(test)]
 mod tests {
@@ -304,20 +198,26 @@ mod tests {
     }
 
     #[test]
-    fn selectors_become_matcher_sets() {
-        let sets = parse_selector(r#"up{job=~"a|b", env!="dev"}"#).unwrap();
-        assert_eq!(sets.len(), 1);
-        assert_eq!(sets[0].len(), 3);
-        assert!(sets[0]
-            .iter()
-            .any(|m| m.name == "__name__" && m.value == "up"));
-        let sets = parse_selector(r#"{job="a" or job="b"}"#).unwrap();
-        assert_eq!(sets.len(), 2);
+    fn selectors_become_matchers() {
+        let set = parse_selector(r#"up{job=~"a|b", env!="dev"}"#).unwrap();
+        assert_eq!(set.len(), 3);
+        assert!(set.iter().any(|m| m.name == "__name__" && m.value == "up"));
+        let set = parse_selector(r"{job=~`a\.b`}").unwrap();
+        assert_eq!(set[0].value, r"a\.b");
     }
 
     #[test]
     fn bad_selectors_are_bad_data() {
-        for s in ["rate(x[5m])", "{", r#"{job=~".*"}"#, "1+1", r#"{job=~"("}"#] {
+        // `or` inside braces is not Prometheus's grammar: refused, as there.
+        for s in [
+            "rate(x[5m])",
+            "{",
+            r#"{job=~".*"}"#,
+            "1+1",
+            r#"{job=~"("}"#,
+            r#"{job="a" or job="b"}"#,
+            "up offset 5m",
+        ] {
             let e = parse_selector(s).unwrap_err();
             assert_eq!(e.status, 400, "{s}");
             assert!(

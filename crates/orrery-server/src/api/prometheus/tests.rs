@@ -1,8 +1,9 @@
 //! HTTP behaviour through the router, without a socket: shapes, status codes, limits.
 
-use super::*;
+use crate::{Server, ServerConfig};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use axum::Router;
 use orrery_model::{Labels, Sample, TimeSeries, WriteRequest};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -275,4 +276,100 @@ async fn flush_persists_and_metrics_report_it() {
     ] {
         assert!(body.contains(want), "missing {want:?} in:\n{body}");
     }
+}
+
+/// One selector parser for `match[]` and queries: a raw string with a backslash works
+/// on every endpoint that takes `match[]`, as it does in `/api/v1/query`.
+#[tokio::test]
+async fn raw_string_selectors_work_in_every_match_parameter() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = server(dir.path()).router();
+    let now = super::query::now_ms();
+    let wr = WriteRequest {
+        timeseries: ["a.b", "axb"]
+            .into_iter()
+            .map(|job| TimeSeries {
+                labels: Labels::from_pairs([("__name__", "up"), ("job", job)]),
+                samples: vec![Sample::new(now, 1.0)],
+            })
+            .collect(),
+        metadata: vec![],
+    };
+    let (s, _, _) = send(
+        &r,
+        write(orrery_wire::encode_v1(&wr), orrery_wire::CONTENT_TYPE_V1),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    // {job=~`a\.b`}, urlencoded.
+    let sel = "%7Bjob%3D~%60a%5C.b%60%7D";
+    let (s, v) = get_json(&r, &format!("/api/v1/series?match[]={sel}")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["data"],
+        serde_json::json!([{"__name__": "up", "job": "a.b"}])
+    );
+    let (s, v) = get_json(&r, &format!("/api/v1/labels?match[]={sel}")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["data"], serde_json::json!(["__name__", "job"]));
+    let (s, v) = get_json(&r, &format!("/api/v1/label/job/values?match[]={sel}")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["data"], serde_json::json!(["a.b"]));
+    let (s, v) = get_json(&r, &format!("/api/v1/query?query={sel}")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["data"]["result"].as_array().unwrap().len(), 1);
+    let (s, _, body) = send(
+        &r,
+        Request::get(format!("/federate?match[]={sel}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        format!("# TYPE up untyped\nup{{job=\"a.b\"}} 1 {now}\n")
+    );
+}
+
+/// Prometheus's grammar has no `or` between matchers: a 400 on `match[]` and in
+/// queries alike (the query used to be a 422 `execution` error).
+#[tokio::test]
+async fn or_inside_braces_is_bad_data_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = server(dir.path()).router();
+    let sel = "%7Bjob%3D%22a%22%20or%20job%3D%22b%22%7D";
+    for uri in [
+        format!("/api/v1/series?match[]={sel}"),
+        format!("/api/v1/query?query={sel}"),
+    ] {
+        let (s, v) = get_json(&r, &uri).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}: {v}");
+        assert_eq!(v["errorType"], "bad_data");
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap()
+                .contains(r#"unexpected identifier "or""#),
+            "{v}"
+        );
+    }
+}
+
+/// The 413 for a body that decompresses past the limit names the setting as it is
+/// spelled in the configuration, `max_decompressed_size`.
+#[tokio::test]
+async fn too_big_decompressed_bodies_name_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = ServerConfig {
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
+    cfg.limits.max_decompressed_size = 1024;
+    let r = Server::open(cfg).unwrap().router();
+    let body = orrery_wire::encode_v1(&req_of(200, 1000));
+    let (s, _, b) = send(&r, write(body, orrery_wire::CONTENT_TYPE_V1)).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{b}");
+    assert!(b.contains("(limit max_decompressed_size)"), "{b}");
+    assert!(b.contains("cannot exceed 1024"), "{b}");
 }

@@ -1,9 +1,10 @@
 //! The query endpoints through the router: exact JSON, every error path with
 //! Prometheus's status and `errorType`, and each configured query limit.
 
-use super::*;
+use crate::{Server, ServerConfig};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use axum::Router;
 use orrery_model::{Labels, MetricMetadata, MetricType, Sample, TimeSeries, WriteRequest};
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -408,7 +409,11 @@ async fn a_full_queue_fails_503_naming_max_concurrent() {
     let dir = tempfile::tempdir().unwrap();
     let srv = server_with(dir.path(), |c| c.query.max_concurrent = 1);
     let r = srv.router();
-    let held = srv.state.query_slots.clone().acquire_owned().await.unwrap();
+    let held = srv
+        .query_gate()
+        .admit(srv.query_gate().default_settings())
+        .await
+        .unwrap();
     let started = std::time::Instant::now();
     let m = expect_error(
         &r,

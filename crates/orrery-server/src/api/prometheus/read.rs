@@ -1,14 +1,13 @@
 //! `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/<name>/values` with Prometheus's
 //! parameters, JSON shapes and errors.
 
+use super::error::ApiError;
 use super::params::Params;
-use super::AppState;
-use crate::error::ApiError;
+use super::PrometheusState;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use orrery_model::Queryable;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -29,7 +28,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 pub(crate) async fn series(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<PrometheusState>>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Bytes,
@@ -41,7 +40,7 @@ pub(crate) async fn series(
     }
     let (start, end) = p.range()?;
     let limit = p.limit()?;
-    let db = state.db.clone();
+    let db = state.storage.clone();
     let mut all = blocking(move || {
         let mut all = Vec::new();
         for set in &sets {
@@ -72,7 +71,7 @@ pub(crate) async fn series(
 }
 
 pub(crate) async fn labels(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<PrometheusState>>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Bytes,
@@ -81,13 +80,13 @@ pub(crate) async fn labels(
     let sets = p.matcher_sets()?;
     let (start, end) = p.range()?;
     let limit = p.limit()?;
-    let db = state.db.clone();
+    let db = state.storage.clone();
     let names = blocking(move || Ok(db.label_names(start, end, &sets)?)).await?;
     Ok(limited(names, limit))
 }
 
 pub(crate) async fn label_values(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<PrometheusState>>,
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
@@ -100,7 +99,7 @@ pub(crate) async fn label_values(
     let sets = p.matcher_sets()?;
     let (start, end) = p.range()?;
     let limit = p.limit()?;
-    let db = state.db.clone();
+    let db = state.storage.clone();
     let values = blocking(move || Ok(db.label_values(&name, start, end, &sets)?)).await?;
     Ok(limited(values, limit))
 }

@@ -1,12 +1,11 @@
 //! `POST /api/v1/write`: remote-write 1.0 and 2.0 ingest. Decoding, validation and the
 //! append run on a blocking thread; the answer is 204 only once the WAL has the data.
 
-use super::AppState;
+use super::PrometheusState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use orrery_model::Appendable;
 use orrery_wire::{decompress_write, Version};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -24,7 +23,7 @@ fn text(status: StatusCode, msg: impl Into<String>) -> Response {
 }
 
 pub(crate) async fn remote_write(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<PrometheusState>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -32,7 +31,7 @@ pub(crate) async fn remote_write(
         .metrics
         .remote_write_requests
         .fetch_add(1, Ordering::Relaxed);
-    let max_body = usize::try_from(state.cfg.limits.max_body_size).unwrap_or(usize::MAX);
+    let max_body = usize::try_from(state.limits.max_body_size).unwrap_or(usize::MAX);
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -61,7 +60,7 @@ pub(crate) async fn remote_write(
     let content_encoding = header_str(header::CONTENT_ENCODING);
     let st = state.clone();
     let result = tokio::task::spawn_blocking(move || {
-        let limits = st.cfg.limits.wire_limits();
+        let limits = st.limits.wire_limits();
         let reject = |e: orrery_wire::WireError| {
             st.metrics.rejected("invalid");
             let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
@@ -83,7 +82,7 @@ pub(crate) async fn remote_write(
         }
         let n = decoded.batch.sample_count() as u64;
         st.metrics.remote_write_samples.fetch_add(n, Ordering::Relaxed);
-        match st.db.append_batch(&decoded.batch) {
+        match st.appender.append_batch(&decoded.batch) {
             Ok(out) => Ok((decoded.version, n, out)),
             Err(e) => {
                 st.metrics.rejected("storage");
@@ -104,7 +103,7 @@ pub(crate) async fn remote_write(
     };
     let mut resp = if out.too_old > 0 {
         state.metrics.rejected("too_old");
-        let window = state.cfg.storage.out_of_order_window;
+        let window = state.out_of_order_window;
         text(
             StatusCode::BAD_REQUEST,
             format!(
