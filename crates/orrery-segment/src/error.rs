@@ -101,9 +101,10 @@ pub enum HeaderError {
     },
 }
 
-/// A filesystem call failed, or a lock is held elsewhere.
+/// A filesystem call failed, or a lock is held elsewhere. Not `non_exhaustive` on
+/// purpose: callers map each kind into their own error, and a new kind should make
+/// them decide.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum FsError {
     /// A filesystem call failed.
     #[error("{op} {path:?}: {source}")]

@@ -36,18 +36,18 @@
 mod checkpoint;
 mod error;
 pub mod filenames;
-mod io;
 mod segment;
 
 pub use checkpoint::AckCheckpoint;
 pub use error::QueueError;
-pub use io::{Fs, QueueFile, RealFs};
+pub use orrery_segment::{Fs, FsFile as QueueFile, RealFs};
 pub use segment::{
     Entry, ACK_MAGIC, FILE_HEADER_LEN, FORMAT_VERSION, MAX_PAYLOAD_LEN, RECORD_HEADER_LEN,
     SEGMENT_MAGIC, TYPE_ENTRY,
 };
 
 use filenames::{parse_segment_name, segment_name, ACK_FILE, LOCK_FILE, TMP_SUFFIX};
+use orrery_segment::DirLock;
 use segment::{check_header, file_header, read_frame, read_full, Frame};
 use std::collections::BTreeMap;
 use std::io::{BufReader, Seek, SeekFrom, Write};
@@ -215,7 +215,7 @@ pub struct Queue<F: Fs = RealFs> {
     checkpoint_io: Arc<Mutex<u64>>,
     total_bytes: u64,
     stats: QueueStats,
-    _lock: Box<dyn Send + Sync>,
+    _lock: DirLock,
 }
 
 impl Queue<RealFs> {
@@ -235,15 +235,7 @@ impl<F: Fs> Queue<F> {
         fs.create_dir_all(&dir)
             .map_err(|e| QueueError::io("create dir", &dir, e))?;
         let lock_path = dir.join(LOCK_FILE);
-        let lock = fs.lock(&lock_path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::WouldBlock {
-                QueueError::Locked {
-                    path: lock_path.clone(),
-                }
-            } else {
-                QueueError::io("lock", &lock_path, e)
-            }
-        })?;
+        let lock = DirLock::acquire(&*fs, &lock_path)?;
         let mut report = OpenReport::default();
         let mut seg_numbers = Vec::new();
         for name in fs
@@ -960,23 +952,8 @@ impl<F: Fs> CheckpointJob<F> {
         if *written >= self.generation {
             return Ok(());
         }
-        let path = self.dir.join(ACK_FILE);
-        let tmp = self.dir.join(format!("{ACK_FILE}{TMP_SUFFIX}"));
-        let mut f = self
-            .fs
-            .create(&tmp)
-            .map_err(|e| QueueError::io("create", &tmp, e))?;
-        f.write_all(&self.bytes)
-            .map_err(|e| QueueError::io("write", &tmp, e))?;
-        f.sync_data()
-            .map_err(|e| QueueError::io("fsync", &tmp, e))?;
-        drop(f);
-        self.fs
-            .rename(&tmp, &path)
-            .map_err(|e| QueueError::io("rename", &tmp, e))?;
-        self.fs
-            .sync_dir(&self.dir)
-            .map_err(|e| QueueError::io("fsync dir", &self.dir, e))?;
+        // `ack.tmp`, fsync, rename to `ack`, fsync the directory.
+        orrery_segment::write_atomic_bytes(&*self.fs, &self.dir.join(ACK_FILE), &self.bytes)?;
         *written = self.generation;
         // The watermark is durable past these segments: deleting them now is safe.
         // A failure leaves a file that the next open deletes (it is before the
