@@ -27,6 +27,7 @@ use orrery_model::{
     AppendOutcome, Appendable, Labels, LabelsRef, Matcher, MetricMetadata, Queryable, Sample,
     Series, StorageError, WriteBatch,
 };
+use orrery_segment::{DirLock, RealFs};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -103,7 +104,7 @@ pub struct Db {
     metadata: RwLock<BTreeMap<String, MetricMetadata>>,
     maint: Mutex<()>,
     counters: Counters,
-    _lock: File,
+    _lock: DirLock,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -118,21 +119,7 @@ impl Db {
         opts.validate()?;
         std::fs::create_dir_all(dir).map_err(|e| TsdbError::io("create dir", dir, e))?;
         let lock_path = dir.join(LOCK_FILE);
-        let lock_file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| TsdbError::io("open", &lock_path, e))?;
-        match lock_file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(TsdbError::Locked { path: lock_path })
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(TsdbError::io("lock", &lock_path, e))
-            }
-        }
+        let lock = DirLock::acquire(&RealFs, &lock_path)?;
         let wal_dir = dir.join(WAL_DIR);
         let blocks_dir = dir.join(BLOCKS_DIR);
         for d in [&wal_dir, &blocks_dir] {
@@ -163,7 +150,7 @@ impl Db {
             metadata: RwLock::new(metadata),
             maint: Mutex::new(()),
             counters,
-            _lock: lock_file,
+            _lock: lock,
         })
     }
 
@@ -810,7 +797,7 @@ fn write_checkpoint(
 ) -> Result<u64> {
     const FLUSH_AT: usize = 1 << 20;
     let mut size = 0u64;
-    fsutil::write_atomic(path, |out, tmp| {
+    orrery_segment::write_atomic::<_, TsdbError>(&RealFs, path, |out, tmp| {
         let mut write = |bytes: &[u8]| -> Result<()> {
             size += bytes.len() as u64;
             out.write_all(bytes)
@@ -869,7 +856,7 @@ fn remove_wal_before(wal_dir: &Path, first_kept: u32) -> Result<()> {
             std::fs::remove_file(p).map_err(|e| TsdbError::io("remove", p, e))?;
         }
     }
-    fsutil::sync_dir(wal_dir)
+    Ok(orrery_segment::sync_dir(&RealFs, wal_dir)?)
 }
 
 /// Loads the newest checkpoint and replays the segments after it. Returns the number
@@ -1088,7 +1075,7 @@ fn delete_block_dir(dir: &Path) -> Result<()> {
     std::fs::rename(dir, &doomed).map_err(|e| TsdbError::io("rename", dir, e))?;
     std::fs::remove_dir_all(&doomed).map_err(|e| TsdbError::io("remove", &doomed, e))?;
     if let Some(p) = dir.parent() {
-        fsutil::sync_dir(p)?;
+        orrery_segment::sync_dir(&RealFs, p)?;
     }
     Ok(())
 }

@@ -67,6 +67,16 @@ impl TsdbError {
     }
 }
 
+/// The shared helpers' errors keep their meaning: a held lock stays [`TsdbError::Locked`].
+impl From<orrery_segment::FsError> for TsdbError {
+    fn from(e: orrery_segment::FsError) -> Self {
+        match e {
+            orrery_segment::FsError::Locked { path } => TsdbError::Locked { path },
+            orrery_segment::FsError::Io { op, path, source } => TsdbError::Io { op, path, source },
+        }
+    }
+}
+
 impl From<TsdbError> for orrery_model::StorageError {
     fn from(e: TsdbError) -> Self {
         orrery_model::StorageError::Internal(e.to_string())

@@ -1,7 +1,8 @@
 //! Write-ahead log framing: numbered segment files of checksummed, opaque records.
 //!
 //! This module knows bytes, not samples; `record.rs` gives records their meaning.
-//! The byte layout is specified in `docs/formats/wal.md`.
+//! The byte layout is specified in `docs/formats/wal.md`; the header and frame are the
+//! shared ones of `orrery-segment` (`docs/formats/framing.md`), with the WAL's magics.
 //!
 //! Design constraints:
 //! 1. A record never spans segments; a segment is rolled when it passes the size limit.
@@ -28,34 +29,20 @@ pub const CHECKPOINT_MAGIC: [u8; 4] = *b"ORCP";
 /// Current segment and checkpoint format version.
 pub const FORMAT_VERSION: u8 = 1;
 /// Bytes before the first record: magic, version, three reserved zero bytes.
-pub const FILE_HEADER_LEN: usize = 8;
+pub const FILE_HEADER_LEN: usize = orrery_segment::FILE_HEADER_LEN;
 /// Bytes of a record header: payload length (u32le), CRC32C (u32le), type (u8).
-pub const RECORD_HEADER_LEN: usize = 9;
+pub const RECORD_HEADER_LEN: usize = orrery_segment::RECORD_HEADER_LEN;
 /// Largest payload a record may have; bigger writes are split by the caller.
-pub const MAX_RECORD_LEN: usize = 64 << 20;
+pub const MAX_RECORD_LEN: usize = orrery_segment::MAX_PAYLOAD_LEN;
 
 /// Builds the 8-byte file header for a segment or checkpoint.
 pub fn file_header(magic: [u8; 4]) -> [u8; FILE_HEADER_LEN] {
-    [
-        magic[0],
-        magic[1],
-        magic[2],
-        magic[3],
-        FORMAT_VERSION,
-        0,
-        0,
-        0,
-    ]
+    orrery_segment::file_header(magic, FORMAT_VERSION)
 }
 
 /// Appends one framed record to `dst`.
 pub fn encode_record(dst: &mut Vec<u8>, typ: u8, payload: &[u8]) {
-    let mut crc = crc32c::crc32c(&[typ]);
-    crc = crc32c::crc32c_append(crc, payload);
-    dst.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    dst.extend_from_slice(&crc.to_le_bytes());
-    dst.push(typ);
-    dst.extend_from_slice(payload);
+    orrery_segment::encode_frame(dst, typ, payload);
 }
 
 /// The WAL directory's contents: segment numbers and the newest checkpoint.

@@ -7,6 +7,7 @@
 
 use super::{encode_record, file_header, segment_path, FILE_HEADER_LEN, SEGMENT_MAGIC};
 use crate::{Result, TsdbError};
+use orrery_segment::RealFs;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -190,6 +191,6 @@ fn create_segment(dir: &Path, n: u32) -> Result<File> {
         .map_err(|e| TsdbError::io("create", &path, e))?;
     f.write_all(&file_header(SEGMENT_MAGIC))
         .map_err(|e| TsdbError::io("write", &path, e))?;
-    crate::fsutil::sync_dir(dir)?;
+    orrery_segment::sync_dir(&RealFs, dir)?;
     Ok(f)
 }
