@@ -2,6 +2,8 @@
 
 use super::*;
 use orrery_model::{MatchOp, TimeSeries, WriteRequest, STALE_NAN};
+use std::fs::File;
+use std::time::Duration;
 
 const H: i64 = 3600 * 1000;
 
