@@ -1,6 +1,7 @@
 //! Queue tests on real temporary directories: round trips, restarts at the ack
 //! position, torn and corrupt files, the size bound, and injected write faults.
 
+use super::filenames::parse_segment_name;
 use super::*;
 use std::io::{self, Read, Seek, Write};
 use std::sync::atomic::{AtomicI64, Ordering};
