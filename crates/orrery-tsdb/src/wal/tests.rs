@@ -135,3 +135,79 @@ fn format_constants_match_the_spec() {
     assert_eq!(b[8], 2);
     assert_eq!(&b[9..], b"abc");
 }
+
+/// The records of the golden segment: real Series, Samples and Metadata payloads, an
+/// empty one and a type this build does not know, in two appends (one `write(2)` each).
+fn golden_batches() -> Vec<Vec<(u8, Vec<u8>)>> {
+    use crate::record::{self, TYPE_METADATA, TYPE_SAMPLES, TYPE_SERIES};
+    use orrery_model::{Labels, MetricMetadata, MetricType, Sample, STALE_NAN};
+    let labels = Labels::from_pairs([("__name__", "up"), ("job", "node")]);
+    let mut series = Vec::new();
+    record::encode_series(&mut series, [(1, &labels)]);
+    let mut samples = Vec::new();
+    record::encode_samples(
+        &mut samples,
+        1,
+        &[
+            Sample {
+                t: 1_700_000_000_000,
+                v: 1.0,
+            },
+            Sample {
+                t: 1_700_000_015_000,
+                v: STALE_NAN,
+            },
+        ],
+    );
+    let mut md = Vec::new();
+    record::encode_metadata(
+        &mut md,
+        [&MetricMetadata {
+            metric_family: "up".into(),
+            kind: MetricType::Gauge,
+            help: "1 if the target is up".into(),
+            unit: String::new(),
+        }],
+    );
+    vec![
+        vec![
+            (TYPE_SERIES, series),
+            (TYPE_METADATA, md),
+            (TYPE_SAMPLES, samples),
+        ],
+        vec![(TYPE_SAMPLES, Vec::new()), (200, b"future record".to_vec())],
+    ]
+}
+
+/// Format freeze: a segment written now must equal, byte for byte, the version-1
+/// segment committed under `testdata/wal_v1/` (written by the WAL before its framing
+/// moved to `orrery-segment`), and that file must read back to its records. If this
+/// fails, the format changed: bump the version, keep reading version 1, update
+/// docs/formats/wal.md and add a new golden file instead of replacing this one.
+#[test]
+fn golden_v1_segment_bytes_are_unchanged() {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/wal_v1/00000001");
+    let dir = tempfile::tempdir().unwrap();
+    let batches = golden_batches();
+    let mut w = WalWriter::create(dir.path(), 1, 1 << 20).unwrap();
+    for batch in &batches {
+        let recs: Vec<(u8, &[u8])> = batch.iter().map(|(t, p)| (*t, p.as_slice())).collect();
+        w.append(&recs).unwrap();
+    }
+    w.sync().unwrap();
+    let got = std::fs::read(segment_path(dir.path(), 1)).unwrap();
+    if std::env::var_os("ORRERY_WRITE_GOLDEN").is_some() {
+        std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
+        std::fs::write(&golden, &got).unwrap();
+    }
+    let want = std::fs::read(&golden).expect("testdata/wal_v1/00000001 is committed");
+    assert_eq!(got, want, "the WAL's bytes changed");
+    assert_eq!(&want[..FILE_HEADER_LEN], b"ORWL\x01\0\0\0");
+    let (recs, end) = read_all(&golden);
+    assert_eq!(recs, batches.concat());
+    assert!(
+        matches!(end, SegmentReadEnd::Clean { len } if len == want.len() as u64),
+        "{end:?}"
+    );
+    assert_eq!(file_header(CHECKPOINT_MAGIC), *b"ORCP\x01\0\0\0");
+}
