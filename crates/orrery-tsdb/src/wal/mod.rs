@@ -11,15 +11,19 @@
 //!    starts (replay) or on sealed segments.
 //! 4. A torn or corrupt tail is reported as a typed [`TsdbError::Corruption`] with the
 //!    segment path and offset; replay truncates the last segment there and goes on.
+//! 5. Segment files are reached through `orrery_segment`'s [`Fs`] trait, so tests can
+//!    inject faults: [`WalWriter::create_with`], [`read_segment_with`] and [`list_with`]
+//!    take one, and the forms without `_with` use the real filesystem.
 
 mod reader;
 mod writer;
 
-pub use reader::{read_segment, SegmentReadEnd};
+pub use reader::{read_segment, read_segment_with, SegmentReadEnd};
 pub use writer::{FsyncPolicy, SyncHandle, WalWriter};
 
 use crate::filenames::{checkpoint_name, segment_name, CHECKPOINT_PREFIX, TMP_SUFFIX};
 use crate::{Result, TsdbError};
+use orrery_segment::{Fs, RealFs};
 use std::path::{Path, PathBuf};
 
 /// Magic at the start of every WAL segment ("ORWL").
@@ -57,15 +61,21 @@ pub struct WalListing {
 
 /// Lists segments and checkpoints, removing leftover temporary files from a crash.
 pub fn list(dir: &Path) -> Result<WalListing> {
+    list_with(&RealFs, dir)
+}
+
+/// [`list`] through `fs`.
+pub fn list_with<F: Fs>(fs: &F, dir: &Path) -> Result<WalListing> {
     let mut out = WalListing::default();
-    let rd = std::fs::read_dir(dir).map_err(|e| TsdbError::io("read dir", dir, e))?;
-    for entry in rd {
-        let entry = entry.map_err(|e| TsdbError::io("read dir", dir, e))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let path = entry.path();
+    let names = fs
+        .list(dir)
+        .map_err(|e| TsdbError::io("read dir", dir, e))?;
+    for name in names {
+        let name = name.as_str();
+        let path = dir.join(name);
         if name.ends_with(TMP_SUFFIX) {
-            std::fs::remove_file(&path).map_err(|e| TsdbError::io("remove", &path, e))?;
+            fs.remove(&path)
+                .map_err(|e| TsdbError::io("remove", &path, e))?;
         } else if let Some(n) = name.strip_prefix(CHECKPOINT_PREFIX) {
             if let Ok(n) = n.parse::<u32>() {
                 out.checkpoints.push((n, path));

@@ -3,7 +3,7 @@
 
 use super::{FILE_HEADER_LEN, FORMAT_VERSION, MAX_RECORD_LEN};
 use crate::{Result, TsdbError};
-use orrery_segment::{check_header, read_full, Frame, FrameReader, HeaderError};
+use orrery_segment::{check_header, read_full, Frame, FrameReader, Fs, HeaderError, RealFs};
 use std::io::BufReader;
 use std::path::Path;
 
@@ -32,9 +32,21 @@ pub enum SegmentReadEnd {
 pub fn read_segment(
     path: &Path,
     magic: [u8; 4],
+    f: impl FnMut(u8, &[u8]) -> Result<()>,
+) -> Result<SegmentReadEnd> {
+    read_segment_with(&RealFs, path, magic, f)
+}
+
+/// [`read_segment`] through `fs`.
+pub fn read_segment_with<F: Fs>(
+    fs: &F,
+    path: &Path,
+    magic: [u8; 4],
     mut f: impl FnMut(u8, &[u8]) -> Result<()>,
 ) -> Result<SegmentReadEnd> {
-    let file = std::fs::File::open(path).map_err(|e| TsdbError::io("open", path, e))?;
+    let file = fs
+        .open_read(path)
+        .map_err(|e| TsdbError::io("open", path, e))?;
     let mut r = BufReader::with_capacity(1 << 20, file);
     let mut header = [0u8; FILE_HEADER_LEN];
     let n = read_full(&mut r, &mut header).map_err(|e| TsdbError::io("read", path, e))?;

@@ -1,6 +1,11 @@
-//! WAL framing tests: round trips, rolling, and every way a tail can be torn.
+//! WAL framing tests: round trips, rolling, every way a tail can be torn, the golden
+//! version-1 segment, and fsync failures injected through the filesystem trait.
 
 use super::*;
+use orrery_segment::{Fs, FsFile, RealFs};
+use std::io::{self, Read, Seek, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 fn write_records(dir: &Path, records: &[(u8, Vec<u8>)], seg_bytes: u64) -> WalWriter {
     let mut w = WalWriter::create(dir, 1, seg_bytes).unwrap();
@@ -210,4 +215,131 @@ fn golden_v1_segment_bytes_are_unchanged() {
         "{end:?}"
     );
     assert_eq!(file_header(CHECKPOINT_MAGIC), *b"ORCP\x01\0\0\0");
+}
+
+/// A filesystem whose fsyncs fail while `fail` is set (a disk that went away), so the
+/// group-commit accounting can be tested.
+#[derive(Clone, Default)]
+struct FlakySyncFs {
+    fail: Arc<AtomicBool>,
+}
+
+struct FlakyFile {
+    inner: std::fs::File,
+    fail: Arc<AtomicBool>,
+}
+
+impl Read for FlakyFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+impl Write for FlakyFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+impl Seek for FlakyFile {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+impl FsFile for FlakyFile {
+    fn sync_data(&self) -> io::Result<()> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(io::Error::other("injected: fsync failed"));
+        }
+        self.inner.sync_data()
+    }
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.inner.set_len(len)
+    }
+    fn try_clone(&self) -> io::Result<Self> {
+        Ok(FlakyFile {
+            inner: self.inner.try_clone()?,
+            fail: self.fail.clone(),
+        })
+    }
+}
+
+impl FlakySyncFs {
+    fn wrap(&self, inner: std::fs::File) -> FlakyFile {
+        FlakyFile {
+            inner,
+            fail: self.fail.clone(),
+        }
+    }
+}
+
+impl Fs for FlakySyncFs {
+    type File = FlakyFile;
+    fn create_new(&self, path: &Path) -> io::Result<FlakyFile> {
+        Ok(self.wrap(RealFs.create_new(path)?))
+    }
+    fn open_read(&self, path: &Path) -> io::Result<FlakyFile> {
+        Ok(self.wrap(RealFs.open_read(path)?))
+    }
+    fn open_write(&self, path: &Path) -> io::Result<FlakyFile> {
+        Ok(self.wrap(RealFs.open_write(path)?))
+    }
+    fn create(&self, path: &Path) -> io::Result<FlakyFile> {
+        Ok(self.wrap(RealFs.create(path)?))
+    }
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        RealFs.list(dir)
+    }
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        RealFs.read(path)
+    }
+    fn len(&self, path: &Path) -> io::Result<u64> {
+        RealFs.len(path)
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        RealFs.remove(path)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        RealFs.rename(from, to)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        RealFs.sync_dir(dir)
+    }
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        RealFs.create_dir_all(dir)
+    }
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn Send + Sync>> {
+        RealFs.lock(path)
+    }
+}
+
+#[test]
+fn failed_fsync_is_an_error_and_is_not_counted_as_synced() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FlakySyncFs::default();
+    let mut w = WalWriter::create_with(fs.clone(), dir.path(), 1, 1 << 20).unwrap();
+    let pos = w.append(&[(2, b"abc")]).unwrap();
+    let h = w.sync_handle();
+    fs.fail.store(true, Ordering::SeqCst);
+    for _ in 0..2 {
+        // Still failing the second time: the first failure did not mark `pos` durable,
+        // so no waiter is told its write is safe when it is not.
+        let err = h.sync_to(pos).unwrap_err();
+        assert!(matches!(err, TsdbError::Io { op: "fsync", .. }), "{err}");
+    }
+    fs.fail.store(false, Ordering::SeqCst);
+    h.sync_to(pos).unwrap();
+    fs.fail.store(true, Ordering::SeqCst);
+    // Durable now: a later waiter for the same position needs no fsync.
+    h.sync_to(pos).unwrap();
+    let mut got = Vec::new();
+    let end = read_segment_with(&fs, &segment_path(dir.path(), 1), SEGMENT_MAGIC, |t, p| {
+        got.push((t, p.to_vec()));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(got, vec![(2, b"abc".to_vec())]);
+    assert!(matches!(end, SegmentReadEnd::Clean { .. }));
+    assert_eq!(list_with(&fs, dir.path()).unwrap().segments, vec![1]);
 }

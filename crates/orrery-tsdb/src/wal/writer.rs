@@ -4,11 +4,16 @@
 //! Concurrency: `append` needs `&mut self` (one writer, serialised by the caller), but
 //! `sync_handle` gives a cheap handle that other threads use to wait for durability
 //! without holding the writer, so several requests share one fsync (group commit).
+//! The handle holds a second descriptor of the segment being written (`try_clone`):
+//! an fsync through it makes the writer's bytes durable too.
+//!
+//! Files are reached through [`Fs`], so tests can inject faults; [`WalWriter::create`]
+//! uses the real filesystem.
 
 use super::{encode_record, file_header, segment_path, FILE_HEADER_LEN, SEGMENT_MAGIC};
 use crate::{Result, TsdbError};
-use orrery_segment::RealFs;
-use std::fs::{File, OpenOptions};
+use orrery_segment::{Fs, FsFile, RealFs};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -27,23 +32,38 @@ pub enum FsyncPolicy {
 }
 
 /// Shared durability state for group commit.
-#[derive(Debug)]
-struct SyncState {
+struct SyncState<FF> {
     /// The file being written and how many bytes were written to it, counted across
     /// segments as a global position.
-    file: Option<Arc<File>>,
+    file: Option<Arc<FF>>,
     written: u64,
     synced: u64,
 }
 
 /// A handle to wait for durability of a position, usable without the writer.
-#[derive(Debug, Clone)]
-pub struct SyncHandle {
-    state: Arc<Mutex<SyncState>>,
+pub struct SyncHandle<FF = File> {
+    state: Arc<Mutex<SyncState<FF>>>,
     path_hint: PathBuf,
 }
 
-impl SyncHandle {
+impl<FF> Clone for SyncHandle<FF> {
+    fn clone(&self) -> Self {
+        SyncHandle {
+            state: self.state.clone(),
+            path_hint: self.path_hint.clone(),
+        }
+    }
+}
+
+impl<FF> std::fmt::Debug for SyncHandle<FF> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncHandle")
+            .field("path_hint", &self.path_hint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<FF: FsFile> SyncHandle<FF> {
     /// Makes every byte up to `pos` (a value from [`WalWriter::position`]) durable.
     pub fn sync_to(&self, pos: u64) -> Result<()> {
         // The mutex is held across fsync on purpose: concurrent callers queue here and
@@ -66,27 +86,45 @@ impl SyncHandle {
 }
 
 /// Appends records to numbered segments in a directory.
-#[derive(Debug)]
-pub struct WalWriter {
+pub struct WalWriter<F: Fs = RealFs> {
+    fs: F,
     dir: PathBuf,
     segment: u32,
-    file: Arc<File>,
+    file: F::File,
     segment_len: u64,
     max_segment_len: u64,
-    sync: SyncHandle,
+    sync: SyncHandle<F::File>,
     buf: Vec<u8>,
 }
 
-impl WalWriter {
+impl<F: Fs> std::fmt::Debug for WalWriter<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WalWriter")
+            .field("dir", &self.dir)
+            .field("segment", &self.segment)
+            .field("segment_len", &self.segment_len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WalWriter<RealFs> {
     /// Starts writing at a new segment `first` (which must not exist).
     pub fn create(dir: &Path, first: u32, max_segment_len: u64) -> Result<Self> {
-        let file = Arc::new(create_segment(dir, first)?);
+        WalWriter::create_with(RealFs, dir, first, max_segment_len)
+    }
+}
+
+impl<F: Fs> WalWriter<F> {
+    /// Starts writing at a new segment `first` (which must not exist), through `fs`.
+    pub fn create_with(fs: F, dir: &Path, first: u32, max_segment_len: u64) -> Result<Self> {
+        let (file, shared) = create_segment(&fs, dir, first)?;
         let state = SyncState {
-            file: Some(file.clone()),
+            file: Some(shared),
             written: FILE_HEADER_LEN as u64,
             synced: 0,
         };
         Ok(WalWriter {
+            fs,
             dir: dir.to_path_buf(),
             segment: first,
             file,
@@ -106,7 +144,7 @@ impl WalWriter {
     }
 
     /// A handle for waiting on durability from other threads.
-    pub fn sync_handle(&self) -> SyncHandle {
+    pub fn sync_handle(&self) -> SyncHandle<F::File> {
         self.sync.clone()
     }
 
@@ -132,7 +170,7 @@ impl WalWriter {
             self.roll()?;
         }
         let path = segment_path(&self.dir, self.segment);
-        (&*self.file)
+        self.file
             .write_all(&self.buf)
             .map_err(|e| TsdbError::io("write", &path, e))?;
         self.segment_len += self.buf.len() as u64;
@@ -153,7 +191,7 @@ impl WalWriter {
             .sync_all()
             .map_err(|e| TsdbError::io("fsync", &old, e))?;
         let next = self.segment + 1;
-        let file = Arc::new(create_segment(&self.dir, next)?);
+        let (file, shared) = create_segment(&self.fs, &self.dir, next)?;
         let mut st = self
             .sync
             .state
@@ -162,7 +200,7 @@ impl WalWriter {
         // Everything in the old segment is synced now.
         st.synced = st.written;
         st.written += FILE_HEADER_LEN as u64;
-        st.file = Some(file.clone());
+        st.file = Some(shared);
         drop(st);
         self.file = file;
         self.segment = next;
@@ -182,15 +220,16 @@ impl WalWriter {
     }
 }
 
-fn create_segment(dir: &Path, n: u32) -> Result<File> {
+/// Creates segment `n` with its header; returns the handle to write through and a
+/// second one for the sync handle.
+fn create_segment<F: Fs>(fs: &F, dir: &Path, n: u32) -> Result<(F::File, Arc<F::File>)> {
     let path = segment_path(dir, n);
-    let mut f = OpenOptions::new()
-        .create_new(true)
-        .append(true)
-        .open(&path)
+    let mut f = fs
+        .create_new(&path)
         .map_err(|e| TsdbError::io("create", &path, e))?;
     f.write_all(&file_header(SEGMENT_MAGIC))
         .map_err(|e| TsdbError::io("write", &path, e))?;
-    orrery_segment::sync_dir(&RealFs, dir)?;
-    Ok(f)
+    let shared = f.try_clone().map_err(|e| TsdbError::io("dup", &path, e))?;
+    orrery_segment::sync_dir(fs, dir)?;
+    Ok((f, Arc::new(shared)))
 }
