@@ -14,6 +14,7 @@
 //! 5. Segment files are reached through `orrery_segment`'s [`Fs`] trait, so tests can
 //!    inject faults: [`WalWriter::create_with`], [`read_segment_with`] and [`list_with`]
 //!    take one, and the forms without `_with` use the real filesystem.
+//! 6. Nothing is written to a segment after a write in it failed (`writer.rs`).
 
 mod reader;
 mod writer;
@@ -99,5 +100,7 @@ pub fn checkpoint_path(dir: &Path, n: u32) -> PathBuf {
     dir.join(checkpoint_name(n))
 }
 
+#[cfg(test)]
+pub(crate) mod faulty;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,8 @@
 //! WAL framing tests: round trips, rolling, every way a tail can be torn, the golden
-//! version-1 segment, and fsync failures injected through the filesystem trait.
+//! version-1 segment, and write, fsync, truncate and create failures injected through
+//! the filesystem trait (`faulty.rs`, and an fsync-only fake).
 
+use super::faulty::FaultyFs;
 use super::*;
 use orrery_segment::{Fs, FsFile, RealFs};
 use std::io::{self, Read, Seek, Write};
@@ -342,4 +344,102 @@ fn failed_fsync_is_an_error_and_is_not_counted_as_synced() {
     assert_eq!(got, vec![(2, b"abc".to_vec())]);
     assert!(matches!(end, SegmentReadEnd::Clean { .. }));
     assert_eq!(list_with(&fs, dir.path()).unwrap().segments, vec![1]);
+}
+
+/// Every record of every segment in `dir`, in order, read as replay reads them: a
+/// segment's records up to its first bad byte, then the next segment. Also returns the
+/// segments that ended in bad bytes.
+fn replay_all(dir: &Path) -> (Vec<(u8, Vec<u8>)>, Vec<u32>) {
+    let mut got = Vec::new();
+    let mut damaged = Vec::new();
+    for n in list(dir).unwrap().segments {
+        let (recs, end) = read_all(&segment_path(dir, n));
+        got.extend(recs);
+        if matches!(end, SegmentReadEnd::Corrupt { .. }) {
+            damaged.push(n);
+        }
+    }
+    (got, damaged)
+}
+
+fn rec(i: u8) -> (u8, Vec<u8>) {
+    (2, vec![i; 30])
+}
+
+fn append_rec<F: orrery_segment::Fs>(w: &mut WalWriter<F>, i: u8) -> Result<u64> {
+    let (t, p) = rec(i);
+    w.append(&[(t, &p)])
+}
+
+#[test]
+fn torn_write_is_cut_off_and_the_next_append_lands_in_a_new_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FaultyFs::default();
+    let mut w = WalWriter::create_with(fs.clone(), dir.path(), 1, 1 << 20).unwrap();
+    append_rec(&mut w, 0).unwrap();
+    fs.fail_writes_after(10);
+    let err = append_rec(&mut w, 1).unwrap_err();
+    assert!(matches!(err, TsdbError::Io { op: "write", .. }), "{err}");
+    fs.heal_writes();
+    let pos = append_rec(&mut w, 2).unwrap();
+    w.sync_handle().sync_to(pos).unwrap();
+    assert_eq!(w.segment(), 2);
+    // The torn bytes were cut off: segment 1 ends cleanly after the first record.
+    let (first, end) = read_all(&segment_path(dir.path(), 1));
+    assert_eq!(first, vec![rec(0)]);
+    assert!(matches!(end, SegmentReadEnd::Clean { .. }), "{end:?}");
+    assert_eq!(replay_all(dir.path()), (vec![rec(0), rec(2)], vec![]));
+}
+
+#[test]
+fn torn_write_that_cannot_be_cut_off_ends_its_segment_and_later_appends_survive() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FaultyFs::default();
+    let mut w = WalWriter::create_with(fs.clone(), dir.path(), 1, 1 << 20).unwrap();
+    append_rec(&mut w, 0).unwrap();
+    fs.fail_set_len.store(true, Ordering::SeqCst);
+    fs.fail_writes_after(20);
+    append_rec(&mut w, 1).unwrap_err();
+    fs.heal_writes();
+    let pos = append_rec(&mut w, 2).unwrap();
+    w.sync_handle().sync_to(pos).unwrap();
+    drop(w);
+    // Segment 1 ends in the torn bytes; nothing was written after them in it, so
+    // reading on at segment 2 loses nothing acknowledged.
+    assert_eq!(replay_all(dir.path()), (vec![rec(0), rec(2)], vec![1]));
+}
+
+#[test]
+fn appends_fail_until_a_new_segment_can_be_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FaultyFs::default();
+    let mut w = WalWriter::create_with(fs.clone(), dir.path(), 1, 1 << 20).unwrap();
+    append_rec(&mut w, 0).unwrap();
+    // The disk is full and the torn bytes cannot be cut off.
+    fs.fail_set_len.store(true, Ordering::SeqCst);
+    fs.fail_writes_after(5);
+    append_rec(&mut w, 1).unwrap_err();
+    fs.fail_writes_after(0);
+    for i in 2..4 {
+        // Each append tries to start segment 2; its header does not fit, so the
+        // append fails and the half-created file is removed again.
+        let err = append_rec(&mut w, i).unwrap_err();
+        assert!(matches!(err, TsdbError::Io { op: "write", .. }), "{err}");
+        assert!(w.needs_roll());
+        assert_eq!(w.segment(), 1);
+        assert_eq!(list(dir.path()).unwrap().segments, vec![1]);
+    }
+    // A half-created segment that cannot be removed costs its number.
+    fs.fail_remove.store(true, Ordering::SeqCst);
+    append_rec(&mut w, 4).unwrap_err();
+    fs.fail_remove.store(false, Ordering::SeqCst);
+    fs.heal_writes();
+    let pos = append_rec(&mut w, 5).unwrap();
+    w.sync_handle().sync_to(pos).unwrap();
+    assert_eq!(w.segment(), 3);
+    assert!(!w.needs_roll());
+    drop(w);
+    // Segment 1 ends in torn bytes, segment 2 is the empty leftover: only what was
+    // acknowledged comes back.
+    assert_eq!(replay_all(dir.path()), (vec![rec(0), rec(5)], vec![1, 2]));
 }

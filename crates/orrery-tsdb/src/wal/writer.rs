@@ -7,6 +7,12 @@
 //! The handle holds a second descriptor of the segment being written (`try_clone`):
 //! an fsync through it makes the writer's bytes durable too.
 //!
+//! Failures (docs/formats/wal.md, Write & recovery): a segment in which a write
+//! failed is never written again. A failed write is cut off (`set_len` to the last
+//! good byte) and the next append first rolls to a new segment; if the cut fails the
+//! torn bytes stay, which replay reads as the end of that segment and goes on with the
+//! next. Until a roll succeeds, appends fail.
+//!
 //! Files are reached through [`Fs`], so tests can inject faults; [`WalWriter::create`]
 //! uses the real filesystem.
 
@@ -16,8 +22,9 @@ use orrery_segment::{Fs, FsFile, RealFs};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+use tracing::{error, warn};
 
 /// When WAL writes reach stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,15 +70,20 @@ impl<FF> std::fmt::Debug for SyncHandle<FF> {
     }
 }
 
+impl<FF> SyncHandle<FF> {
+    fn lock(&self) -> Result<MutexGuard<'_, SyncState<FF>>> {
+        self.state
+            .lock()
+            .map_err(|_| TsdbError::Bug("wal sync lock poisoned".into()))
+    }
+}
+
 impl<FF: FsFile> SyncHandle<FF> {
     /// Makes every byte up to `pos` (a value from [`WalWriter::position`]) durable.
     pub fn sync_to(&self, pos: u64) -> Result<()> {
         // The mutex is held across fsync on purpose: concurrent callers queue here and
         // find their position already synced by the one before them (group commit).
-        let mut st = self
-            .state
-            .lock()
-            .map_err(|_| TsdbError::Bug("wal sync lock poisoned".into()))?;
+        let mut st = self.lock()?;
         if st.synced >= pos {
             return Ok(());
         }
@@ -90,11 +102,17 @@ pub struct WalWriter<F: Fs = RealFs> {
     fs: F,
     dir: PathBuf,
     segment: u32,
+    /// The number the next roll creates: `segment + 1`, or more when a half-created
+    /// segment could not be removed.
+    next: u32,
     file: F::File,
     segment_len: u64,
     max_segment_len: u64,
     sync: SyncHandle<F::File>,
     buf: Vec<u8>,
+    /// A write to this segment failed: nothing more is written to it, and the next
+    /// append rolls first.
+    write_failed: bool,
 }
 
 impl<F: Fs> std::fmt::Debug for WalWriter<F> {
@@ -103,6 +121,7 @@ impl<F: Fs> std::fmt::Debug for WalWriter<F> {
             .field("dir", &self.dir)
             .field("segment", &self.segment)
             .field("segment_len", &self.segment_len)
+            .field("write_failed", &self.write_failed)
             .finish_non_exhaustive()
     }
 }
@@ -117,7 +136,7 @@ impl WalWriter<RealFs> {
 impl<F: Fs> WalWriter<F> {
     /// Starts writing at a new segment `first` (which must not exist), through `fs`.
     pub fn create_with(fs: F, dir: &Path, first: u32, max_segment_len: u64) -> Result<Self> {
-        let (file, shared) = create_segment(&fs, dir, first)?;
+        let (file, shared) = create_segment(&fs, dir, first).map_err(|e| e.error)?;
         let state = SyncState {
             file: Some(shared),
             written: FILE_HEADER_LEN as u64,
@@ -127,6 +146,7 @@ impl<F: Fs> WalWriter<F> {
             fs,
             dir: dir.to_path_buf(),
             segment: first,
+            next: first.saturating_add(1),
             file,
             segment_len: FILE_HEADER_LEN as u64,
             max_segment_len,
@@ -135,6 +155,7 @@ impl<F: Fs> WalWriter<F> {
                 path_hint: dir.to_path_buf(),
             },
             buf: Vec::new(),
+            write_failed: false,
         })
     }
 
@@ -157,46 +178,79 @@ impl<F: Fs> WalWriter<F> {
             .unwrap_or(u64::MAX)
     }
 
+    /// Whether a write failed in the segment being written, so the next append must
+    /// roll before anything is written.
+    pub fn needs_roll(&self) -> bool {
+        self.write_failed
+    }
+
     /// Appends records given as (type, payload) in one write so they land together.
-    /// Rolls to a new segment first if the current one is full.
+    /// Rolls to a new segment first if the current one is full, or if a write failed
+    /// in it.
+    ///
+    /// An error means the records may be partly on disk but will not be replayed: a
+    /// failed write is cut off, or ends its segment for replay, and nothing is
+    /// written after it in that segment.
     pub fn append(&mut self, records: &[(u8, &[u8])]) -> Result<u64> {
         self.buf.clear();
         for (typ, payload) in records {
             encode_record(&mut self.buf, *typ, payload);
         }
-        if self.segment_len > FILE_HEADER_LEN as u64
-            && self.segment_len + self.buf.len() as u64 > self.max_segment_len
-        {
+        let full = self.segment_len > FILE_HEADER_LEN as u64
+            && self.segment_len + self.buf.len() as u64 > self.max_segment_len;
+        if full || self.needs_roll() {
             self.roll()?;
         }
-        let path = segment_path(&self.dir, self.segment);
-        self.file
-            .write_all(&self.buf)
-            .map_err(|e| TsdbError::io("write", &path, e))?;
+        if let Err(e) = self.file.write_all(&self.buf) {
+            return Err(self.write_failed(e));
+        }
         self.segment_len += self.buf.len() as u64;
-        let mut st = self
-            .sync
-            .state
-            .lock()
-            .map_err(|_| TsdbError::Bug("wal sync lock poisoned".into()))?;
+        let mut st = self.sync.lock()?;
         st.written += self.buf.len() as u64;
         Ok(st.written)
     }
 
+    /// Handles a write that failed after putting an unknown part of `buf` on disk:
+    /// cuts the segment back to its last good byte so that replay ends cleanly there,
+    /// and marks the segment so the next append rolls. If the cut fails too, the torn
+    /// bytes stay at the end of the segment: replay stops reading that segment at them
+    /// and goes on with the next, which is why nothing may follow them in it.
+    fn write_failed(&mut self, e: std::io::Error) -> TsdbError {
+        let path = segment_path(&self.dir, self.segment);
+        self.write_failed = true;
+        match self.file.set_len(self.segment_len) {
+            Ok(()) => {
+                warn!(path = %path.display(), error = %e, "WAL write failed; cut the segment back to its last good record, the next append starts a new segment")
+            }
+            Err(te) => {
+                error!(path = %path.display(), error = %e, truncate_error = %te, "WAL write failed and the torn bytes could not be cut off; appends fail until a new segment is started")
+            }
+        }
+        TsdbError::io("write", path, e)
+    }
+
     /// Seals the current segment (fsync) and starts the next one. Returns the number
-    /// of the new segment: everything appended from now on lands at or after it.
+    /// of the new segment: everything appended from now on lands at or after it. If
+    /// the new segment cannot be created, the writer stays where it was and the next
+    /// append tries again.
     pub fn roll(&mut self) -> Result<u32> {
         let old = segment_path(&self.dir, self.segment);
         self.file
             .sync_all()
             .map_err(|e| TsdbError::io("fsync", &old, e))?;
-        let next = self.segment + 1;
-        let (file, shared) = create_segment(&self.fs, &self.dir, next)?;
-        let mut st = self
-            .sync
-            .state
-            .lock()
-            .map_err(|_| TsdbError::Bug("wal sync lock poisoned".into()))?;
+        let next = self.next;
+        let (file, shared) = match create_segment(&self.fs, &self.dir, next) {
+            Ok(created) => created,
+            Err(CreateError { error, left_behind }) => {
+                if left_behind {
+                    // The number is taken by a file we could not remove: replay reads
+                    // its torn header as the end of that segment, so skip it.
+                    self.next = next.saturating_add(1);
+                }
+                return Err(error);
+            }
+        };
+        let mut st = self.sync.lock()?;
         // Everything in the old segment is synced now.
         st.synced = st.written;
         st.written += FILE_HEADER_LEN as u64;
@@ -204,7 +258,9 @@ impl<F: Fs> WalWriter<F> {
         drop(st);
         self.file = file;
         self.segment = next;
+        self.next = next.saturating_add(1);
         self.segment_len = FILE_HEADER_LEN as u64;
+        self.write_failed = false;
         Ok(next)
     }
 
@@ -220,16 +276,40 @@ impl<F: Fs> WalWriter<F> {
     }
 }
 
+/// Why a segment could not be created, and whether a file of its number is left.
+struct CreateError {
+    error: TsdbError,
+    left_behind: bool,
+}
+
 /// Creates segment `n` with its header; returns the handle to write through and a
-/// second one for the sync handle.
-fn create_segment<F: Fs>(fs: &F, dir: &Path, n: u32) -> Result<(F::File, Arc<F::File>)> {
+/// second one for the sync handle. A failure after the file exists removes it, so the
+/// next try can use the number again.
+fn create_segment<F: Fs>(
+    fs: &F,
+    dir: &Path,
+    n: u32,
+) -> std::result::Result<(F::File, Arc<F::File>), CreateError> {
     let path = segment_path(dir, n);
-    let mut f = fs
-        .create_new(&path)
-        .map_err(|e| TsdbError::io("create", &path, e))?;
-    f.write_all(&file_header(SEGMENT_MAGIC))
-        .map_err(|e| TsdbError::io("write", &path, e))?;
-    let shared = f.try_clone().map_err(|e| TsdbError::io("dup", &path, e))?;
-    orrery_segment::sync_dir(fs, dir)?;
-    Ok((f, Arc::new(shared)))
+    let mut f = fs.create_new(&path).map_err(|e| CreateError {
+        // Not ours (the directory lock keeps other writers out, and replay starts
+        // after the last segment), but skipping the number beats failing forever.
+        left_behind: e.kind() == std::io::ErrorKind::AlreadyExists,
+        error: TsdbError::io("create", &path, e),
+    })?;
+    let finish = |f: &mut F::File| -> Result<F::File> {
+        f.write_all(&file_header(SEGMENT_MAGIC))
+            .map_err(|e| TsdbError::io("write", &path, e))?;
+        let shared = f.try_clone().map_err(|e| TsdbError::io("dup", &path, e))?;
+        orrery_segment::sync_dir(fs, dir)?;
+        Ok(shared)
+    };
+    match finish(&mut f) {
+        Ok(shared) => Ok((f, Arc::new(shared))),
+        Err(error) => {
+            drop(f);
+            let left_behind = fs.remove(&path).is_err();
+            Err(CreateError { error, left_behind })
+        }
+    }
 }
