@@ -177,7 +177,13 @@ impl Db {
 
     /// fsyncs the WAL; for `FsyncPolicy::Interval` the server calls this on a timer.
     pub fn sync_wal(&self) -> Result<()> {
-        let pos = lock(&self.wal).position();
+        let pos = {
+            let mut wal = lock(&self.wal);
+            // Leave a segment whose write or fsync failed now rather than at the next
+            // append, so an idle server does not report one failure on every tick.
+            wal.recover()?;
+            wal.position()
+        };
         self.sync.sync_to(pos)
     }
 

@@ -33,6 +33,13 @@ pub enum TsdbError {
     /// into [`TsdbError::Corruption`] when they know where it came from).
     #[error("decode: {0}")]
     Decode(String),
+    /// WAL bytes were written but an fsync of their segment failed, so they may not be
+    /// on disk; retrying cannot tell (docs/formats/wal.md, Write & recovery).
+    #[error("WAL segment {path:?} could not be made durable (an fsync of it failed); this write may be lost")]
+    WalNotDurable {
+        /// The segment whose fsync failed.
+        path: PathBuf,
+    },
     /// The data directory is held by another process.
     #[error("data directory {path:?} is locked by another process (is another orrery server running on it?)")]
     Locked {

@@ -422,7 +422,7 @@ fn appends_during_cuts_are_neither_lost_nor_doubled() {
 /// it. Each failure here is followed by an acknowledged write; a restart must bring
 /// back exactly the acknowledged samples, through the real replay.
 #[test]
-fn writes_acknowledged_after_failed_wal_writes_survive_restart() {
+fn writes_acknowledged_after_failed_wal_writes_and_fsyncs_survive_restart() {
     use crate::wal::faulty::FaultyFs;
     use std::sync::atomic::Ordering;
     let dir = tempfile::tempdir().unwrap();
@@ -459,11 +459,16 @@ fn writes_acknowledged_after_failed_wal_writes_survive_restart() {
     ack(&mut w, &[(TYPE_SAMPLES, &samples(4000))]).unwrap_err();
     fs.heal_writes();
     ack(&mut w, &[(TYPE_SAMPLES, &samples(5000))]).unwrap();
+    // An fsync that fails (and drops what it did not make durable).
+    fs.fail_sync.store(true, Ordering::SeqCst);
+    ack(&mut w, &[(TYPE_SAMPLES, &samples(6000))]).unwrap_err();
+    fs.fail_sync.store(false, Ordering::SeqCst);
+    ack(&mut w, &[(TYPE_SAMPLES, &samples(7000))]).unwrap();
     drop(w);
     let db = Db::open(dir.path(), opts()).unwrap();
     let got: Vec<i64> = all(&db, "m")
         .iter()
         .flat_map(|s| s.samples.iter().map(|x| x.t))
         .collect();
-    assert_eq!(got, [1000, 3000, 5000]);
+    assert_eq!(got, [1000, 3000, 5000, 7000]);
 }

@@ -1,11 +1,13 @@
 //! A fault-injecting [`Fs`] for tests: writes that fail part-way once a byte budget is
-//! spent (a full disk), truncations and removals that fail. Files are real files, so what the writer left behind can be replayed with the
+//! spent (a full disk), fsyncs that fail and drop what they did not make durable (what
+//! Linux may do to dirty pages after a writeback error), truncations and removals that
+//! fail. Files are real files, so what the writer left behind can be replayed with the
 //! real filesystem afterwards.
 
 use orrery_segment::{Fs, FsFile, RealFs};
 use std::io::{self, Read, Seek, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// The switches; clones share them, so a test flips them while the writer runs.
@@ -14,6 +16,8 @@ pub(crate) struct FaultyFs {
     /// Bytes writes may still put on disk; the write that crosses it writes what is left
     /// and then fails.
     pub budget: Arc<AtomicI64>,
+    /// fsyncs fail while set.
+    pub fail_sync: Arc<AtomicBool>,
     /// `set_len` fails while set.
     pub fail_set_len: Arc<AtomicBool>,
     /// `remove` fails while set.
@@ -24,6 +28,7 @@ impl Default for FaultyFs {
     fn default() -> Self {
         FaultyFs {
             budget: Arc::new(AtomicI64::new(i64::MAX)),
+            fail_sync: Arc::default(),
             fail_set_len: Arc::default(),
             fail_remove: Arc::default(),
         }
@@ -42,9 +47,11 @@ impl FaultyFs {
     }
 
     fn wrap(&self, inner: std::fs::File) -> io::Result<FaultyFile> {
+        let len = inner.metadata()?.len();
         Ok(FaultyFile {
             inner,
             fs: self.clone(),
+            durable_len: Arc::new(AtomicU64::new(len)),
         })
     }
 }
@@ -52,6 +59,9 @@ impl FaultyFs {
 pub(crate) struct FaultyFile {
     inner: std::fs::File,
     fs: FaultyFs,
+    /// Length of the file at its last good fsync, shared by the handle's clones (they
+    /// are one open file, as `dup` gives).
+    durable_len: Arc<AtomicU64>,
 }
 
 impl Read for FaultyFile {
@@ -81,7 +91,17 @@ impl Write for FaultyFile {
 }
 impl FsFile for FaultyFile {
     fn sync_data(&self) -> io::Result<()> {
-        self.inner.sync_data()
+        if self.fs.fail_sync.load(Ordering::SeqCst) {
+            // The worst a failed writeback may do: what was not durable is gone. The
+            // next fsync then succeeds, as on Linux, which reports an error once.
+            self.inner
+                .set_len(self.durable_len.load(Ordering::SeqCst))?;
+            return Err(io::Error::other("injected: fsync failed (EIO)"));
+        }
+        self.inner.sync_data()?;
+        self.durable_len
+            .store(self.inner.metadata()?.len(), Ordering::SeqCst);
+        Ok(())
     }
     fn set_len(&self, len: u64) -> io::Result<()> {
         if self.fs.fail_set_len.load(Ordering::SeqCst) {
@@ -93,6 +113,7 @@ impl FsFile for FaultyFile {
         Ok(FaultyFile {
             inner: self.inner.try_clone()?,
             fs: self.fs.clone(),
+            durable_len: self.durable_len.clone(),
         })
     }
 }

@@ -14,7 +14,8 @@
 //! 5. Segment files are reached through `orrery_segment`'s [`Fs`] trait, so tests can
 //!    inject faults: [`WalWriter::create_with`], [`read_segment_with`] and [`list_with`]
 //!    take one, and the forms without `_with` use the real filesystem.
-//! 6. Nothing is written to a segment after a write in it failed (`writer.rs`).
+//! 6. Nothing is written to a segment after a write or an fsync in it failed, and a
+//!    position an fsync failed for is never reported durable (`writer.rs`).
 
 mod reader;
 mod writer;

@@ -1,13 +1,10 @@
 //! WAL framing tests: round trips, rolling, every way a tail can be torn, the golden
 //! version-1 segment, and write, fsync, truncate and create failures injected through
-//! the filesystem trait (`faulty.rs`, and an fsync-only fake).
+//! the filesystem trait (`faulty.rs`).
 
 use super::faulty::FaultyFs;
 use super::*;
-use orrery_segment::{Fs, FsFile, RealFs};
-use std::io::{self, Read, Seek, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 fn write_records(dir: &Path, records: &[(u8, Vec<u8>)], seg_bytes: u64) -> WalWriter {
     let mut w = WalWriter::create(dir, 1, seg_bytes).unwrap();
@@ -219,133 +216,6 @@ fn golden_v1_segment_bytes_are_unchanged() {
     assert_eq!(file_header(CHECKPOINT_MAGIC), *b"ORCP\x01\0\0\0");
 }
 
-/// A filesystem whose fsyncs fail while `fail` is set (a disk that went away), so the
-/// group-commit accounting can be tested.
-#[derive(Clone, Default)]
-struct FlakySyncFs {
-    fail: Arc<AtomicBool>,
-}
-
-struct FlakyFile {
-    inner: std::fs::File,
-    fail: Arc<AtomicBool>,
-}
-
-impl Read for FlakyFile {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf)
-    }
-}
-impl Write for FlakyFile {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-impl Seek for FlakyFile {
-    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
-        self.inner.seek(pos)
-    }
-}
-impl FsFile for FlakyFile {
-    fn sync_data(&self) -> io::Result<()> {
-        if self.fail.load(Ordering::SeqCst) {
-            return Err(io::Error::other("injected: fsync failed"));
-        }
-        self.inner.sync_data()
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.inner.set_len(len)
-    }
-    fn try_clone(&self) -> io::Result<Self> {
-        Ok(FlakyFile {
-            inner: self.inner.try_clone()?,
-            fail: self.fail.clone(),
-        })
-    }
-}
-
-impl FlakySyncFs {
-    fn wrap(&self, inner: std::fs::File) -> FlakyFile {
-        FlakyFile {
-            inner,
-            fail: self.fail.clone(),
-        }
-    }
-}
-
-impl Fs for FlakySyncFs {
-    type File = FlakyFile;
-    fn create_new(&self, path: &Path) -> io::Result<FlakyFile> {
-        Ok(self.wrap(RealFs.create_new(path)?))
-    }
-    fn open_read(&self, path: &Path) -> io::Result<FlakyFile> {
-        Ok(self.wrap(RealFs.open_read(path)?))
-    }
-    fn open_write(&self, path: &Path) -> io::Result<FlakyFile> {
-        Ok(self.wrap(RealFs.open_write(path)?))
-    }
-    fn create(&self, path: &Path) -> io::Result<FlakyFile> {
-        Ok(self.wrap(RealFs.create(path)?))
-    }
-    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        RealFs.list(dir)
-    }
-    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        RealFs.read(path)
-    }
-    fn len(&self, path: &Path) -> io::Result<u64> {
-        RealFs.len(path)
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        RealFs.remove(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        RealFs.rename(from, to)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        RealFs.sync_dir(dir)
-    }
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        RealFs.create_dir_all(dir)
-    }
-    fn lock(&self, path: &Path) -> io::Result<Box<dyn Send + Sync>> {
-        RealFs.lock(path)
-    }
-}
-
-#[test]
-fn failed_fsync_is_an_error_and_is_not_counted_as_synced() {
-    let dir = tempfile::tempdir().unwrap();
-    let fs = FlakySyncFs::default();
-    let mut w = WalWriter::create_with(fs.clone(), dir.path(), 1, 1 << 20).unwrap();
-    let pos = w.append(&[(2, b"abc")]).unwrap();
-    let h = w.sync_handle();
-    fs.fail.store(true, Ordering::SeqCst);
-    for _ in 0..2 {
-        // Still failing the second time: the first failure did not mark `pos` durable,
-        // so no waiter is told its write is safe when it is not.
-        let err = h.sync_to(pos).unwrap_err();
-        assert!(matches!(err, TsdbError::Io { op: "fsync", .. }), "{err}");
-    }
-    fs.fail.store(false, Ordering::SeqCst);
-    h.sync_to(pos).unwrap();
-    fs.fail.store(true, Ordering::SeqCst);
-    // Durable now: a later waiter for the same position needs no fsync.
-    h.sync_to(pos).unwrap();
-    let mut got = Vec::new();
-    let end = read_segment_with(&fs, &segment_path(dir.path(), 1), SEGMENT_MAGIC, |t, p| {
-        got.push((t, p.to_vec()));
-        Ok(())
-    })
-    .unwrap();
-    assert_eq!(got, vec![(2, b"abc".to_vec())]);
-    assert!(matches!(end, SegmentReadEnd::Clean { .. }));
-    assert_eq!(list_with(&fs, dir.path()).unwrap().segments, vec![1]);
-}
-
 /// Every record of every segment in `dir`, in order, read as replay reads them: a
 /// segment's records up to its first bad byte, then the next segment. Also returns the
 /// segments that ended in bad bytes.
@@ -425,7 +295,7 @@ fn appends_fail_until_a_new_segment_can_be_started() {
         // append fails and the half-created file is removed again.
         let err = append_rec(&mut w, i).unwrap_err();
         assert!(matches!(err, TsdbError::Io { op: "write", .. }), "{err}");
-        assert!(w.needs_roll());
+        assert!(w.needs_roll().unwrap());
         assert_eq!(w.segment(), 1);
         assert_eq!(list(dir.path()).unwrap().segments, vec![1]);
     }
@@ -437,9 +307,85 @@ fn appends_fail_until_a_new_segment_can_be_started() {
     let pos = append_rec(&mut w, 5).unwrap();
     w.sync_handle().sync_to(pos).unwrap();
     assert_eq!(w.segment(), 3);
-    assert!(!w.needs_roll());
+    assert!(!w.needs_roll().unwrap());
     drop(w);
     // Segment 1 ends in torn bytes, segment 2 is the empty leftover: only what was
     // acknowledged comes back.
     assert_eq!(replay_all(dir.path()), (vec![rec(0), rec(5)], vec![1, 2]));
+}
+
+#[test]
+fn failed_fsync_fails_every_waiter_and_writing_moves_to_a_new_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FaultyFs::default();
+    let mut w = WalWriter::create_with(fs.clone(), dir.path(), 1, 1 << 20).unwrap();
+    let h = w.sync_handle();
+    let durable = append_rec(&mut w, 0).unwrap();
+    h.sync_to(durable).unwrap();
+    let waiting: Vec<u64> = (1..5).map(|i| append_rec(&mut w, i).unwrap()).collect();
+    fs.fail_sync.store(true, Ordering::SeqCst);
+    // The appends wait together (group commit): one fsync runs, fails, and drops
+    // their bytes; every one of them must hear of it.
+    let results: Vec<Result<()>> = std::thread::scope(|s| {
+        let waiters: Vec<_> = waiting
+            .iter()
+            .map(|&pos| {
+                let h = h.clone();
+                s.spawn(move || h.sync_to(pos))
+            })
+            .collect();
+        waiters.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let fsync_errors = results
+        .iter()
+        .filter(|r| matches!(r, Err(TsdbError::Io { op: "fsync", .. })))
+        .count();
+    let not_durable = results
+        .iter()
+        .filter(|r| matches!(r, Err(TsdbError::WalNotDurable { .. })))
+        .count();
+    assert_eq!((fsync_errors, not_durable), (1, 3), "{results:?}");
+    fs.fail_sync.store(false, Ordering::SeqCst);
+    // A later fsync would succeed (the error is reported once), but it must not be
+    // taken to mean the dropped bytes are on disk (fsyncgate).
+    for &pos in &waiting {
+        assert!(matches!(
+            h.sync_to(pos),
+            Err(TsdbError::WalNotDurable { .. })
+        ));
+    }
+    h.sync_to(durable).unwrap();
+    assert!(w.needs_roll().unwrap());
+    let after = append_rec(&mut w, 5).unwrap();
+    assert_eq!(w.segment(), 2);
+    h.sync_to(after).unwrap();
+    assert!(matches!(
+        h.sync_to(waiting[0]),
+        Err(TsdbError::WalNotDurable { .. })
+    ));
+    drop(w);
+    // Exactly the acknowledged records: the first and the one after the failure.
+    assert_eq!(replay_all(dir.path()), (vec![rec(0), rec(5)], vec![]));
+}
+
+#[test]
+fn failed_fsync_while_sealing_a_segment_still_rolls_and_fails_its_waiters() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FaultyFs::default();
+    let mut w = WalWriter::create_with(fs.clone(), dir.path(), 1, 1 << 20).unwrap();
+    let h = w.sync_handle();
+    let pos = append_rec(&mut w, 0).unwrap();
+    fs.fail_sync.store(true, Ordering::SeqCst);
+    assert_eq!(w.roll().unwrap(), 2);
+    fs.fail_sync.store(false, Ordering::SeqCst);
+    assert!(matches!(
+        h.sync_to(pos),
+        Err(TsdbError::WalNotDurable { .. })
+    ));
+    let after = append_rec(&mut w, 1).unwrap();
+    h.sync_to(after).unwrap();
+    drop(w);
+    // The failed fsync dropped all of segment 1, its header too (it had never been
+    // synced): replay reads that as the end of segment 1 and goes on.
+    assert_eq!(replay_all(dir.path()), (vec![rec(1)], vec![1]));
 }

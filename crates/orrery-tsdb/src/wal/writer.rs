@@ -7,11 +7,16 @@
 //! The handle holds a second descriptor of the segment being written (`try_clone`):
 //! an fsync through it makes the writer's bytes durable too.
 //!
-//! Failures (docs/formats/wal.md, Write & recovery): a segment in which a write
-//! failed is never written again. A failed write is cut off (`set_len` to the last
-//! good byte) and the next append first rolls to a new segment; if the cut fails the
-//! torn bytes stay, which replay reads as the end of that segment and goes on with the
-//! next. Until a roll succeeds, appends fail.
+//! Failures (docs/formats/wal.md, Write & recovery): a segment in which a write or an
+//! fsync failed is never written again. A failed write is cut off (`set_len` to the
+//! last good byte) and the next append first rolls to a new segment; if the cut fails
+//! the torn bytes stay, which replay reads as the end of that segment and goes on with
+//! the next. A failed fsync is never retried to claim durability: on Linux the error
+//! is reported once and the dirty pages may already be dropped, so a second fsync
+//! succeeds over lost data (PostgreSQL's "fsyncgate"). Instead every position of that
+//! segment that was not durable before the failure stays not durable for good: its
+//! waiters get errors, and the writer rolls before its next append. Until a roll
+//! succeeds, appends fail.
 //!
 //! Files are reached through [`Fs`], so tests can inject faults; [`WalWriter::create`]
 //! uses the real filesystem.
@@ -38,26 +43,57 @@ pub enum FsyncPolicy {
     Interval(Duration),
 }
 
+/// Global positions `after < pos <= upto` of a segment whose fsync failed: never durable.
+#[derive(Debug, Clone, Copy)]
+struct Lost {
+    segment: u32,
+    after: u64,
+    upto: u64,
+}
+
 /// Shared durability state for group commit.
 struct SyncState<FF> {
     /// The file being written and how many bytes were written to it, counted across
     /// segments as a global position.
     file: Option<Arc<FF>>,
+    segment: u32,
     written: u64,
+    /// Every position up to here is durable, except those in `lost`.
     synced: u64,
+    /// An fsync of the current segment failed: positions after `synced` in it are not
+    /// durable, and the writer must roll before it writes again.
+    failed: bool,
+    /// Ranges of earlier segments that an fsync failed for. One entry per failed
+    /// segment (the writer leaves a segment after its first failure), so this stays
+    /// small; it is kept for the process's life because a slow waiter may still ask
+    /// about a position in it.
+    lost: Vec<Lost>,
+}
+
+impl<FF> SyncState<FF> {
+    /// The segment holding `pos` if `pos` can never be made durable.
+    fn lost_segment(&self, pos: u64) -> Option<u32> {
+        if self.failed && pos > self.synced {
+            return Some(self.segment);
+        }
+        self.lost
+            .iter()
+            .find(|l| pos > l.after && pos <= l.upto)
+            .map(|l| l.segment)
+    }
 }
 
 /// A handle to wait for durability of a position, usable without the writer.
 pub struct SyncHandle<FF = File> {
     state: Arc<Mutex<SyncState<FF>>>,
-    path_hint: PathBuf,
+    dir: PathBuf,
 }
 
 impl<FF> Clone for SyncHandle<FF> {
     fn clone(&self) -> Self {
         SyncHandle {
             state: self.state.clone(),
-            path_hint: self.path_hint.clone(),
+            dir: self.dir.clone(),
         }
     }
 }
@@ -65,7 +101,7 @@ impl<FF> Clone for SyncHandle<FF> {
 impl<FF> std::fmt::Debug for SyncHandle<FF> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SyncHandle")
-            .field("path_hint", &self.path_hint)
+            .field("dir", &self.dir)
             .finish_non_exhaustive()
     }
 }
@@ -76,21 +112,39 @@ impl<FF> SyncHandle<FF> {
             .lock()
             .map_err(|_| TsdbError::Bug("wal sync lock poisoned".into()))
     }
+
+    fn not_durable(&self, segment: u32) -> TsdbError {
+        TsdbError::WalNotDurable {
+            path: segment_path(&self.dir, segment),
+        }
+    }
 }
 
 impl<FF: FsFile> SyncHandle<FF> {
     /// Makes every byte up to `pos` (a value from [`WalWriter::position`]) durable.
+    ///
+    /// Fails for good for a position in a segment whose fsync failed: the first caller
+    /// gets the fsync's error, everyone after it [`TsdbError::WalNotDurable`].
     pub fn sync_to(&self, pos: u64) -> Result<()> {
         // The mutex is held across fsync on purpose: concurrent callers queue here and
-        // find their position already synced by the one before them (group commit).
+        // find their position already synced by the one before them (group commit),
+        // or its failure recorded.
         let mut st = self.lock()?;
+        if let Some(segment) = st.lost_segment(pos) {
+            return Err(self.not_durable(segment));
+        }
         if st.synced >= pos {
             return Ok(());
         }
         let target = st.written;
         if let Some(f) = st.file.clone() {
-            f.sync_data()
-                .map_err(|e| TsdbError::io("fsync", &self.path_hint, e))?;
+            if let Err(e) = f.sync_data() {
+                // Not retried: see the module doc. The writer rolls at its next append.
+                st.failed = true;
+                let path = segment_path(&self.dir, st.segment);
+                error!(path = %path.display(), error = %e, "WAL fsync failed; the unsynced writes in this segment are treated as lost and writing moves to a new segment");
+                return Err(TsdbError::io("fsync", path, e));
+            }
         }
         st.synced = st.synced.max(target);
         Ok(())
@@ -139,8 +193,11 @@ impl<F: Fs> WalWriter<F> {
         let (file, shared) = create_segment(&fs, dir, first).map_err(|e| e.error)?;
         let state = SyncState {
             file: Some(shared),
+            segment: first,
             written: FILE_HEADER_LEN as u64,
             synced: 0,
+            failed: false,
+            lost: Vec::new(),
         };
         Ok(WalWriter {
             fs,
@@ -152,7 +209,7 @@ impl<F: Fs> WalWriter<F> {
             max_segment_len,
             sync: SyncHandle {
                 state: Arc::new(Mutex::new(state)),
-                path_hint: dir.to_path_buf(),
+                dir: dir.to_path_buf(),
             },
             buf: Vec::new(),
             write_failed: false,
@@ -178,15 +235,25 @@ impl<F: Fs> WalWriter<F> {
             .unwrap_or(u64::MAX)
     }
 
-    /// Whether a write failed in the segment being written, so the next append must
-    /// roll before anything is written.
-    pub fn needs_roll(&self) -> bool {
-        self.write_failed
+    /// Whether a write or an fsync failed in the segment being written, so the next
+    /// append (or [`WalWriter::recover`]) must roll before anything is written.
+    pub fn needs_roll(&self) -> Result<bool> {
+        Ok(self.write_failed || self.sync.lock()?.failed)
+    }
+
+    /// Rolls away from a segment in which a write or an fsync failed; does nothing
+    /// otherwise. For callers that want the writer healthy without appending (the
+    /// interval fsync timer), so a failure is not reported on every tick.
+    pub fn recover(&mut self) -> Result<()> {
+        if self.needs_roll()? {
+            self.roll()?;
+        }
+        Ok(())
     }
 
     /// Appends records given as (type, payload) in one write so they land together.
-    /// Rolls to a new segment first if the current one is full, or if a write failed
-    /// in it.
+    /// Rolls to a new segment first if the current one is full, or if a write or an
+    /// fsync failed in it.
     ///
     /// An error means the records may be partly on disk but will not be replayed: a
     /// failed write is cut off, or ends its segment for replay, and nothing is
@@ -198,7 +265,7 @@ impl<F: Fs> WalWriter<F> {
         }
         let full = self.segment_len > FILE_HEADER_LEN as u64
             && self.segment_len + self.buf.len() as u64 > self.max_segment_len;
-        if full || self.needs_roll() {
+        if full || self.needs_roll()? {
             self.roll()?;
         }
         if let Err(e) = self.file.write_all(&self.buf) {
@@ -230,14 +297,30 @@ impl<F: Fs> WalWriter<F> {
     }
 
     /// Seals the current segment (fsync) and starts the next one. Returns the number
-    /// of the new segment: everything appended from now on lands at or after it. If
-    /// the new segment cannot be created, the writer stays where it was and the next
-    /// append tries again.
+    /// of the new segment: everything appended from now on lands at or after it.
+    ///
+    /// A failed seal does not stop the roll: the old segment's unsynced positions are
+    /// recorded as lost (their waiters get errors) and writing moves on, which is what
+    /// a failed fsync calls for anyway. Only a new segment that cannot be created is
+    /// an error; the writer then stays where it was and the next append tries again.
     pub fn roll(&mut self) -> Result<u32> {
         let old = segment_path(&self.dir, self.segment);
-        self.file
-            .sync_all()
-            .map_err(|e| TsdbError::io("fsync", &old, e))?;
+        {
+            // Under the sync lock, like `sync_to`: an fsync's error is reported to one
+            // caller only, so no other fsync may run and succeed before the failure is
+            // recorded. After a failed fsync a second one proves nothing, so it is
+            // skipped.
+            let mut st = self.sync.lock()?;
+            if !st.failed {
+                match self.file.sync_all() {
+                    Ok(()) => st.synced = st.written,
+                    Err(e) => {
+                        error!(path = %old.display(), error = %e, "WAL fsync failed while sealing a segment; its unsynced writes are treated as lost");
+                        st.failed = true;
+                    }
+                }
+            }
+        }
         let next = self.next;
         let (file, shared) = match create_segment(&self.fs, &self.dir, next) {
             Ok(created) => created,
@@ -251,10 +334,20 @@ impl<F: Fs> WalWriter<F> {
             }
         };
         let mut st = self.sync.lock()?;
-        // Everything in the old segment is synced now.
+        if st.failed {
+            let lost = Lost {
+                segment: self.segment,
+                after: st.synced,
+                upto: st.written,
+            };
+            st.lost.push(lost);
+            st.failed = false;
+        }
+        // Everything in the old segment is synced now, or recorded as lost.
         st.synced = st.written;
         st.written += FILE_HEADER_LEN as u64;
         st.file = Some(shared);
+        st.segment = next;
         drop(st);
         self.file = file;
         self.segment = next;
