@@ -17,18 +17,21 @@
 //!
 //! This file is the lifecycle (open, cut, compaction, retention, close), the append
 //! path and the query trait impls. What a checkpoint holds is `checkpoint.rs`; reading
-//! the WAL back at open is `db/replay.rs`.
+//! the WAL back at open is `db/replay.rs`; finding, ordering and deleting block
+//! directories is `db/blocks.rs`.
 
+mod blocks;
 mod replay;
 
 use crate::block::{self, Block};
 use crate::checkpoint;
-use crate::filenames::{BLOCKS_DIR, DELETING_SUFFIX, LOCK_FILE, TMP_SUFFIX, WAL_DIR};
+use crate::filenames::{BLOCKS_DIR, LOCK_FILE, WAL_DIR};
 use crate::head::{AppendResult, Head, HeadOptions, MemSeries, MovedData};
 use crate::record::{self, TYPE_METADATA, TYPE_SAMPLES, TYPE_SERIES};
 use crate::telemetry::{Counters, MetricKind, MetricValue};
 use crate::wal::{self, FsyncPolicy, WalWriter};
 use crate::{compact, fsutil, Result, TsdbError};
+use blocks::{delete_block_dir, open_blocks, sort_blocks};
 use orrery_model::{
     AppendOutcome, Appendable, Labels, LabelsRef, Matcher, MetricMetadata, Queryable, Sample,
     Series, StorageError, WriteBatch,
@@ -768,12 +771,6 @@ fn require_matchers(matchers: &[Matcher]) -> std::result::Result<(), StorageErro
     Ok(())
 }
 
-fn sort_blocks(blocks: &mut [Arc<Block>]) {
-    blocks.sort_by(|a, b| {
-        (a.meta().min_time, &a.meta().ulid).cmp(&(b.meta().min_time, &b.meta().ulid))
-    });
-}
-
 /// The smallest and largest timestamp of the data a cut at `before` moves.
 fn movable_bounds(series: &[Arc<MemSeries>], before: i64) -> Option<(i64, i64)> {
     series
@@ -810,57 +807,6 @@ fn remove_wal_before(wal_dir: &Path, first_kept: u32) -> Result<()> {
         }
     }
     Ok(orrery_segment::sync_dir(&RealFs, wal_dir)?)
-}
-
-fn open_blocks(dir: &Path) -> Result<Vec<Arc<Block>>> {
-    let mut blocks = Vec::new();
-    let rd = std::fs::read_dir(dir).map_err(|e| TsdbError::io("read dir", dir, e))?;
-    for entry in rd {
-        let entry = entry.map_err(|e| TsdbError::io("read dir", dir, e))?;
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().to_string();
-        if name.ends_with(TMP_SUFFIX) || name.ends_with(DELETING_SUFFIX) {
-            std::fs::remove_dir_all(&path).map_err(|e| TsdbError::io("remove", &path, e))?;
-            continue;
-        }
-        if !path.is_dir() {
-            continue;
-        }
-        blocks.push(Arc::new(Block::open(&path)?));
-    }
-    // A crash after a compaction wrote its result but before it deleted the sources
-    // leaves both; the sources are redundant.
-    let replaced: Vec<String> = blocks
-        .iter()
-        .flat_map(|b| {
-            b.meta()
-                .sources
-                .iter()
-                .filter(|s| **s != b.meta().ulid)
-                .cloned()
-        })
-        .collect();
-    let (stale, mut keep): (Vec<_>, Vec<_>) = blocks
-        .into_iter()
-        .partition(|b| replaced.contains(&b.meta().ulid));
-    for b in stale {
-        info!(block = %b.meta().ulid, "removing block already merged by an interrupted compaction");
-        delete_block_dir(b.dir())?;
-    }
-    sort_blocks(&mut keep);
-    Ok(keep)
-}
-
-fn delete_block_dir(dir: &Path) -> Result<()> {
-    let mut doomed = dir.as_os_str().to_owned();
-    doomed.push(DELETING_SUFFIX);
-    let doomed = PathBuf::from(doomed);
-    std::fs::rename(dir, &doomed).map_err(|e| TsdbError::io("rename", dir, e))?;
-    std::fs::remove_dir_all(&doomed).map_err(|e| TsdbError::io("remove", &doomed, e))?;
-    if let Some(p) = dir.parent() {
-        orrery_segment::sync_dir(&RealFs, p)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
