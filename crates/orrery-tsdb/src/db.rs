@@ -272,7 +272,7 @@ impl Db {
                 &md,
             )?
         };
-        remove_wal_before(&wal_dir, next_segment)?;
+        wal::remove_before(&wal_dir, next_segment)?;
         Counters::add(&self.counters.head_cuts, 1);
         Counters::add(&self.counters.blocks_written, n_blocks);
         Counters::add(&self.counters.checkpoints, 1);
@@ -792,21 +792,6 @@ fn moved_samples(m: &MovedData) -> Result<Vec<Sample>> {
         s.dedup_by_key(|x| x.t);
     }
     Ok(crate::head::merge_sorted(s, &m.ooo))
-}
-
-/// Deletes segments below `first_kept` and checkpoints older than the newest.
-fn remove_wal_before(wal_dir: &Path, first_kept: u32) -> Result<()> {
-    let listing = wal::list(wal_dir)?;
-    for n in listing.segments.iter().filter(|&&n| n < first_kept) {
-        let p = wal::segment_path(wal_dir, *n);
-        std::fs::remove_file(&p).map_err(|e| TsdbError::io("remove", &p, e))?;
-    }
-    for (n, p) in &listing.checkpoints {
-        if *n < first_kept {
-            std::fs::remove_file(p).map_err(|e| TsdbError::io("remove", p, e))?;
-        }
-    }
-    Ok(orrery_segment::sync_dir(&RealFs, wal_dir)?)
 }
 
 #[cfg(test)]

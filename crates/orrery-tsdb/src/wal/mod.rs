@@ -91,6 +91,22 @@ pub fn list_with<F: Fs>(fs: &F, dir: &Path) -> Result<WalListing> {
     Ok(out)
 }
 
+/// Deletes segments below `first_kept` and checkpoints below it (a cut calls this once
+/// checkpoint `first_kept` is durable), then fsyncs the directory.
+pub fn remove_before(wal_dir: &Path, first_kept: u32) -> Result<()> {
+    let listing = list(wal_dir)?;
+    for n in listing.segments.iter().filter(|&&n| n < first_kept) {
+        let p = segment_path(wal_dir, *n);
+        std::fs::remove_file(&p).map_err(|e| TsdbError::io("remove", &p, e))?;
+    }
+    for (n, p) in &listing.checkpoints {
+        if *n < first_kept {
+            std::fs::remove_file(p).map_err(|e| TsdbError::io("remove", p, e))?;
+        }
+    }
+    Ok(orrery_segment::sync_dir(&RealFs, wal_dir)?)
+}
+
 /// Path of segment `n` in `dir`.
 pub fn segment_path(dir: &Path, n: u32) -> PathBuf {
     dir.join(segment_name(n))
