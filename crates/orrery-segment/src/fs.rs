@@ -1,19 +1,27 @@
-//! The queue's only door to the filesystem: a small [`Fs`] trait so tests can inject
-//! faults (short writes, failing fsyncs) without touching the queue logic, and
-//! [`RealFs`], the `std::fs` implementation used in production.
+//! The only door to the filesystem for code built on this crate: a small [`Fs`] trait
+//! so tests can inject faults (short writes, failing fsyncs) without touching the
+//! storage logic, and [`RealFs`], the `std::fs` implementation used in production.
 //!
-//! Concurrency: implementations must be `Send + Sync`; the queue calls them from one
-//! thread at a time except `sync_data` on a cloned handle, which may run while the
+//! Concurrency: implementations must be `Send + Sync`; the agent queue calls them from
+//! one thread at a time except `sync_data` on a cloned handle, which may run while the
 //! queue appends on the original.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
 use std::path::Path;
 
-/// An open queue file: read, write, seek, plus data sync and cloning.
-pub trait QueueFile: Read + Write + Seek + Send + Sync + 'static {
+/// An open file: read, write, seek, plus data sync and cloning.
+pub trait FsFile: Read + Write + Seek + Send + Sync + 'static {
     /// `fdatasync(2)`: the file's data is durable when this returns.
     fn sync_data(&self) -> io::Result<()>;
+    /// `fsync(2)`: data and metadata are durable when this returns. [`write_atomic`]
+    /// uses it before the rename. The default is [`FsFile::sync_data`], which already
+    /// makes a file's contents and size durable; that is all a test fake needs.
+    ///
+    /// [`write_atomic`]: crate::write_atomic
+    fn sync_all(&self) -> io::Result<()> {
+        self.sync_data()
+    }
     /// Shrinks (or grows) the file to `len` bytes.
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// A second handle to the same open file (shares the file offset).
@@ -22,10 +30,10 @@ pub trait QueueFile: Read + Write + Seek + Send + Sync + 'static {
         Self: Sized;
 }
 
-/// Filesystem operations the queue needs, and nothing more.
+/// Filesystem operations log-structured files need, and nothing more.
 pub trait Fs: Send + Sync + 'static {
     /// The file handle type.
-    type File: QueueFile;
+    type File: FsFile;
     /// Creates `path`, failing if it exists, opened for reading and writing.
     fn create_new(&self, path: &Path) -> io::Result<Self::File>;
     /// Opens an existing file read-only.
@@ -57,9 +65,12 @@ pub trait Fs: Send + Sync + 'static {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RealFs;
 
-impl QueueFile for File {
+impl FsFile for File {
     fn sync_data(&self) -> io::Result<()> {
         File::sync_data(self)
+    }
+    fn sync_all(&self) -> io::Result<()> {
+        File::sync_all(self)
     }
     fn set_len(&self, len: u64) -> io::Result<()> {
         File::set_len(self, len)
@@ -125,7 +136,7 @@ impl Fs for RealFs {
             Ok(()) => Ok(Box::new(f)),
             Err(std::fs::TryLockError::WouldBlock) => Err(io::Error::new(
                 io::ErrorKind::WouldBlock,
-                "queue directory is locked by another process",
+                "locked by another process",
             )),
             Err(std::fs::TryLockError::Error(e)) => Err(e),
         }
