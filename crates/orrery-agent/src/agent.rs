@@ -13,7 +13,7 @@ use crate::discovery::{file_sd, kubernetes, static_sd, Update};
 use crate::scrape::{JobContext, ScrapeManager, Sink, TargetsSnapshot};
 use crate::send::{Delivery, DeliveryStats, SenderConfig};
 use orrery_model::Relabeler;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -232,11 +232,13 @@ fn apply_config(
             ))
         })?;
         let signature = format!("{sc:?}{external:?}");
+        let http = sc.http_client_config();
         contexts.push((
             signature,
             Arc::new(JobContext {
                 sc,
                 client,
+                http,
                 metric_relabel,
                 external: external.clone(),
                 sink: Arc::new(DeliverySink(delivery.clone())),
@@ -317,41 +319,10 @@ fn spawn_discovery(
     }
 }
 
-fn build_client(sc: &crate::config::ScrapeConfig) -> Result<reqwest::Client, String> {
-    let mut b = reqwest::Client::builder()
-        .redirect(if sc.follow_redirects {
-            reqwest::redirect::Policy::limited(10)
-        } else {
-            reqwest::redirect::Policy::none()
-        })
-        .gzip(sc.enable_compression);
-    if let Some(tls) = &sc.tls_config {
-        let read = |p: &PathBuf| {
-            std::fs::read(p).map_err(|e| format!("tls_config: reading {}: {e}", p.display()))
-        };
-        if let Some(ca) = &tls.ca_file {
-            for cert in reqwest::Certificate::from_pem_bundle(&read(ca)?)
-                .map_err(|e| format!("tls_config.ca_file: {e}"))?
-            {
-                b = b.add_root_certificate(cert);
-            }
-        }
-        match (&tls.cert_file, &tls.key_file) {
-            (Some(c), Some(k)) => {
-                let mut pem = read(c)?;
-                pem.extend(read(k)?);
-                b = b.identity(
-                    reqwest::Identity::from_pem(&pem)
-                        .map_err(|e| format!("tls_config client certificate: {e}"))?,
-                );
-            }
-            (None, None) => {}
-            _ => return Err("tls_config: cert_file and key_file must be set together".into()),
-        }
-        if tls.insecure_skip_verify {
-            b = b.danger_accept_invalid_certs(true);
-        }
-    }
-    b.build()
-        .map_err(|e| format!("building the HTTP client: {e}"))
+fn build_client(sc: &ScrapeConfig) -> Result<reqwest::Client, orrery_httpclient::HttpClientError> {
+    sc.http_client_config()
+        .client_builder()?
+        .gzip(sc.enable_compression)
+        .build()
+        .map_err(orrery_httpclient::HttpClientError::Build)
 }

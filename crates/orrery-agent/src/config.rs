@@ -5,6 +5,7 @@
 //! fills defaults from `global`.
 
 use crate::discovery::LabelSet;
+use orrery_httpclient::{Authorization, BasicAuth, HttpClientConfig, TlsConfig};
 use orrery_model::{RelabelConfig, Relabeler};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -97,13 +98,13 @@ pub struct MonitorsConfig {
     pub bearer_token_file: Option<PathBuf>,
     /// The `Authorization` header sent to `api_server` (type `Bearer` only).
     #[serde(default)]
-    pub authorization: Option<crate::discovery::kubernetes::Authorization>,
+    pub authorization: Option<Authorization>,
     /// HTTP basic authentication sent to `api_server`.
     #[serde(default)]
-    pub basic_auth: Option<crate::discovery::kubernetes::BasicAuth>,
+    pub basic_auth: Option<BasicAuth>,
     /// TLS settings for `api_server`.
     #[serde(default)]
-    pub tls_config: Option<crate::discovery::kubernetes::TlsConfig>,
+    pub tls_config: Option<TlsConfig>,
 }
 
 /// The central server.
@@ -226,6 +227,9 @@ pub struct ScrapeConfig {
     /// Largest uncompressed body (0 = unlimited), e.g. `10MB`.
     #[serde(default, deserialize_with = "orrery_model::de::size")]
     pub body_size_limit: u64,
+    // The HTTP client options below are Prometheus's `http_config`, inline as in
+    // Prometheus; `http_client_config` assembles them (serde cannot flatten them into a
+    // `deny_unknown_fields` struct and keep line and column in errors).
     /// HTTP basic authentication.
     #[serde(default)]
     pub basic_auth: Option<BasicAuth>,
@@ -247,6 +251,9 @@ pub struct ScrapeConfig {
     /// Accepted for compatibility; HTTP/1.1 is used.
     #[serde(default)]
     pub enable_http2: Option<bool>,
+    /// Scrape through this HTTP proxy (absent: the `HTTP_PROXY` environment, as before).
+    #[serde(default)]
+    pub proxy_url: Option<String>,
     /// Ask targets for gzip (true).
     #[serde(default = "yes")]
     pub enable_compression: bool,
@@ -278,60 +285,6 @@ fn default_scheme() -> String {
 }
 fn yes() -> bool {
     true
-}
-
-/// Basic authentication.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BasicAuth {
-    /// User name.
-    pub username: String,
-    /// Password inline.
-    #[serde(default)]
-    pub password: Option<String>,
-    /// File with the password.
-    #[serde(default)]
-    pub password_file: Option<PathBuf>,
-}
-
-/// The `Authorization` header.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Authorization {
-    /// Scheme (`Bearer`).
-    #[serde(default = "bearer", rename = "type")]
-    pub kind: String,
-    /// Credentials inline.
-    #[serde(default)]
-    pub credentials: Option<String>,
-    /// File with the credentials.
-    #[serde(default)]
-    pub credentials_file: Option<PathBuf>,
-}
-
-fn bearer() -> String {
-    "Bearer".into()
-}
-
-/// TLS settings.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsConfig {
-    /// CA certificate(s) to trust (PEM).
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    /// Client certificate (PEM).
-    #[serde(default)]
-    pub cert_file: Option<PathBuf>,
-    /// Client key (PEM).
-    #[serde(default)]
-    pub key_file: Option<PathBuf>,
-    /// Server name to verify (accepted; the URL's host is used).
-    #[serde(default)]
-    pub server_name: Option<String>,
-    /// Skip certificate verification.
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
 }
 
 /// Static targets.
@@ -378,6 +331,20 @@ impl ScrapeConfig {
         }
     }
 
+    /// The job's HTTP client options in the shared shape.
+    pub fn http_client_config(&self) -> HttpClientConfig {
+        HttpClientConfig {
+            basic_auth: self.basic_auth.clone(),
+            authorization: self.authorization.clone(),
+            bearer_token: self.bearer_token.clone(),
+            bearer_token_file: self.bearer_token_file.clone(),
+            tls_config: self.tls_config.clone(),
+            follow_redirects: self.follow_redirects,
+            enable_http2: self.enable_http2,
+            proxy_url: self.proxy_url.clone(),
+        }
+    }
+
     /// Checks one job's settings that serde cannot (the job name is checked by the
     /// caller); messages name the setting.
     pub fn validate(&self, g: &GlobalConfig) -> Result<(), String> {
@@ -404,17 +371,9 @@ impl ScrapeConfig {
                 self.metrics_path
             ));
         }
-        let auths = [
-            self.basic_auth.is_some(),
-            self.bearer_token.is_some() || self.bearer_token_file.is_some(),
-            self.authorization.is_some(),
-        ];
-        if auths.iter().filter(|x| **x).count() > 1 {
-            return Err(
-                "at most one of basic_auth, bearer_token(_file) and authorization may be set"
-                    .into(),
-            );
-        }
+        self.http_client_config()
+            .validate()
+            .map_err(|e| e.to_string())?;
         Relabeler::new(&self.relabel_configs).map_err(|e| format!("relabel_configs: {e}"))?;
         Relabeler::new(&self.metric_relabel_configs)
             .map_err(|e| format!("metric_relabel_configs: {e}"))?;
@@ -575,5 +534,64 @@ scrape_configs:
         assert!(e.to_string().contains("server.url"), "{e}");
         let e = AgentConfig::parse("cluster: x\nserver: {url: http://a}\nscrape_configs:\n  - job_name: a\n    relabel_configs:\n      - action: hashmod\n        source_labels: [a]\n        target_label: b\n", "a.yml").unwrap_err();
         assert!(e.to_string().contains("relabel_configs"), "{e}");
+    }
+
+    fn job_error(job: &str) -> String {
+        AgentConfig::parse(
+            &format!(
+                "cluster: x\nserver: {{url: http://a}}\nscrape_configs:\n  - job_name: a\n{job}"
+            ),
+            "a.yml",
+        )
+        .unwrap_err()
+        .to_string()
+    }
+
+    #[test]
+    fn http_client_options_follow_prometheus_http_config() {
+        // The scrape copy of these rules had its own message and allowed bearer_token
+        // with bearer_token_file, an authorization of type Basic and a client
+        // certificate without its key until the client was built; Prometheus refuses
+        // all three when it loads the file.
+        let m = job_error("    basic_auth: {username: u}\n    bearer_token: t\n");
+        assert!(m.contains("scrape_configs[0] (job \"a\"): at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured"), "{m}");
+        let m = job_error("    bearer_token: t\n    bearer_token_file: /t\n");
+        assert!(
+            m.contains("at most one of bearer_token & bearer_token_file must be configured"),
+            "{m}"
+        );
+        let m = job_error("    authorization: {type: Basic, credentials: x}\n");
+        assert!(
+            m.contains("authorization type cannot be set to \"basic\""),
+            "{m}"
+        );
+        let m = job_error("    tls_config: {cert_file: /c}\n");
+        assert!(
+            m.contains("exactly one of key or key_file must be configured"),
+            "{m}"
+        );
+        let m = job_error("    authorization: {credentials: x}\n    basic_auth: {username: u}\n");
+        assert!(
+            m.contains("at most one of basic_auth, oauth2 & authorization must be configured"),
+            "{m}"
+        );
+        let m = job_error("    tls_config: {min_version: TLS12}\n");
+        assert!(
+            m.contains("unknown field `min_version`") && m.contains("line 5"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn proxy_url_is_accepted_and_passed_to_the_client_options() {
+        let c = AgentConfig::parse(
+            "cluster: x\nserver: {url: http://a}\nscrape_configs:\n  - job_name: a\n    proxy_url: http://proxy:3128\n    follow_redirects: false\n    authorization: {type: Token, credentials_file: /t}\n",
+            "a.yml",
+        )
+        .unwrap();
+        let http = c.scrape_configs[0].http_client_config();
+        assert_eq!(http.proxy_url.as_deref(), Some("http://proxy:3128"));
+        assert!(!http.follow_redirects);
+        assert_eq!(http.authorization.unwrap().scheme(), "Token");
     }
 }

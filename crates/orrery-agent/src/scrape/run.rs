@@ -72,8 +72,10 @@ pub(super) struct Inheritance {
 pub struct JobContext {
     /// The job's settings.
     pub sc: ScrapeConfig,
-    /// HTTP client (TLS, redirects, compression).
+    /// HTTP client (TLS, redirects, proxy, compression).
     pub client: reqwest::Client,
+    /// The job's HTTP client options, for each request's credentials.
+    pub http: orrery_httpclient::HttpClientConfig,
     /// `metric_relabel_configs`.
     pub metric_relabel: Relabeler,
     /// External labels, `cluster` included.
@@ -341,7 +343,7 @@ impl ScrapeLoop {
 
     async fn fetch(&self) -> Result<(Vec<u8>, Option<String>), String> {
         let sc = &self.job.sc;
-        let mut rb = self
+        let rb = self
             .job
             .client
             .get(&self.target.url)
@@ -355,27 +357,8 @@ impl ScrapeLoop {
                 format!("{}", self.target.timeout.as_secs_f64()),
             )
             .timeout(self.target.timeout);
-        if let Some(b) = &sc.basic_auth {
-            let pw = match (&b.password, &b.password_file) {
-                (Some(p), _) => Some(p.clone()),
-                (None, Some(f)) => Some(read_secret(f)?),
-                _ => None,
-            };
-            rb = rb.basic_auth(&b.username, pw);
-        }
-        let bearer = match (&sc.bearer_token, &sc.bearer_token_file, &sc.authorization) {
-            (Some(t), _, _) => Some(format!("Bearer {t}")),
-            (None, Some(f), _) => Some(format!("Bearer {}", read_secret(f)?)),
-            (_, _, Some(a)) => match (&a.credentials, &a.credentials_file) {
-                (Some(c), _) => Some(format!("{} {c}", a.kind)),
-                (None, Some(f)) => Some(format!("{} {}", a.kind, read_secret(f)?)),
-                _ => None,
-            },
-            _ => None,
-        };
-        if let Some(v) = bearer {
-            rb = rb.header(reqwest::header::AUTHORIZATION, v);
-        }
+        // Secret files are read again for every scrape, as Prometheus does.
+        let rb = self.job.http.authorize(rb).map_err(|e| e.to_string())?;
         let mut resp = rb.send().await.map_err(|e| describe(&e))?;
         if !resp.status().is_success() {
             return Err(format!("server returned HTTP status {}", resp.status()));
@@ -696,12 +679,6 @@ struct Processed {
     post: usize,
     /// Metadata not sent before.
     metadata: Vec<MetricMetadata>,
-}
-
-fn read_secret(path: &std::path::Path) -> Result<String, String> {
-    std::fs::read_to_string(path)
-        .map(|s| s.trim().to_string())
-        .map_err(|e| format!("reading {}: {e}", path.display()))
 }
 
 fn describe(e: &reqwest::Error) -> String {

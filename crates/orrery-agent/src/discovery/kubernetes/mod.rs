@@ -24,10 +24,14 @@
 //! Concurrency: `run` is one task; every watch stream is polled from it, and the stores
 //! have a single writer (the loop), so no locks are needed.
 //!
+//! The HTTP client options are `orrery_httpclient`'s, checked by Prometheus's
+//! `http_config` rules, and become a kubeconfig for kube (`config::kubeconfig_for`).
+//!
 //! Differences from Prometheus: `attach_metadata` (node and namespace metadata) and the
-//! HTTP client options other than `bearer_token_file`, `authorization`, `basic_auth` and
-//! `tls_config` are rejected with a config error; a node without any address sends an
-//! empty group (Prometheus keeps its previous targets).
+//! HTTP client options other than `bearer_token_file`, `authorization` (type `Bearer`
+//! only), `basic_auth` and `tls_config` are rejected with a config error; a
+//! `basic_auth.password_file` is read once, when discovery starts; a node without any
+//! address sends an empty group (Prometheus keeps its previous targets).
 
 mod config;
 mod endpoints;
@@ -47,8 +51,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use tokio::sync::mpsc;
 
 pub use config::{
-    AttachMetadataConfig, Authorization, BasicAuth, KubernetesSdConfig, NamespaceDiscovery, Role,
-    SelectorConfig, TlsConfig,
+    AttachMetadataConfig, KubernetesSdConfig, NamespaceDiscovery, Role, SelectorConfig,
 };
 
 use super::{LabelSet, Update};
@@ -109,6 +112,9 @@ pub enum DiscoveryError {
         #[source]
         source: std::io::Error,
     },
+    /// The HTTP client options break one of Prometheus's `http_config` rules.
+    #[error("kubernetes_sd_config: {0}")]
+    Http(orrery_httpclient::HttpClientError),
     /// The in-cluster configuration (service host/port environment, token, CA) is unusable.
     #[error("in-cluster Kubernetes configuration")]
     InCluster(#[source] kube::config::InClusterError),
