@@ -6,10 +6,9 @@
 //! ServiceMonitors and PodMonitors; the task merges them with the file's jobs and
 //! re-applies (unchanged jobs keep their loops).
 
-use crate::config::AgentConfig;
-use crate::config::ScrapeConfig;
-use crate::discovery::monitors::{self, MonitorsTask};
+use crate::config::{AgentConfig, ConfigError, ScrapeConfig};
 use crate::discovery::{file_sd, kubernetes, static_sd, Update};
+use crate::monitors::{self, MonitorsTask};
 use crate::scrape::{JobContext, ScrapeManager, Sink, TargetsSnapshot};
 use crate::send::{Delivery, DeliveryStats, SenderConfig};
 use orrery_model::Relabeler;
@@ -28,6 +27,42 @@ pub enum AgentError {
     /// The queue or sender could not start.
     #[error("delivery: {0}")]
     Delivery(String),
+}
+
+impl AgentConfig {
+    /// Reads and checks a file (see [`AgentConfig::parse`]).
+    pub fn load(path: &Path) -> Result<AgentConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks text; `name` is used in messages. Three steps: the shape
+    /// ([`AgentConfig::from_yaml`]), the file's own settings ([`AgentConfig::validate`]),
+    /// and, when enabled, the `monitors:` section
+    /// ([`MonitorsConfig::validate`](crate::config::MonitorsConfig::validate)). This is
+    /// assembly, so it lives here, above both `config` and `monitors`.
+    pub fn parse(text: &str, name: &str) -> Result<AgentConfig, ConfigError> {
+        let cfg = AgentConfig::from_yaml(text, name)?;
+        check(&cfg).map_err(|message| ConfigError::Invalid {
+            path: name.to_string(),
+            message,
+        })?;
+        Ok(cfg)
+    }
+}
+
+/// Every check of a parsed configuration: its own settings, then its monitors section.
+fn check(cfg: &AgentConfig) -> Result<(), String> {
+    cfg.validate()?;
+    if cfg.monitors.enabled {
+        cfg.monitors
+            .validate()
+            .map_err(|e| format!("monitors: {e}"))?;
+    }
+    Ok(())
 }
 
 /// Pushes scrape results into the durable queue as remote-write bodies.
@@ -205,7 +240,7 @@ fn apply_config(
     delivery: &Arc<Delivery>,
     utx: &mpsc::Sender<(String, Update)>,
 ) -> Result<(), AgentError> {
-    cfg.validate().map_err(AgentError::Config)?;
+    check(cfg).map_err(AgentError::Config)?;
     jobs.monitors.ensure(&cfg.monitors, &mut jobs.monitor_jobs);
     let scrape_configs = monitors::merge_jobs(&cfg.scrape_configs, &jobs.monitor_jobs, &cfg.global);
     let external: Vec<(String, String)> = cfg.all_external_labels().into_iter().collect();

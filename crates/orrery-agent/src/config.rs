@@ -1,15 +1,19 @@
 //! The agent's configuration file: `cluster`, `server`, `external_labels` and
 //! Prometheus's own `global` and `scrape_configs` shapes, so users can paste what
-//! they have. Parsing is two-stage: serde reads the raw shape (unknown keys are errors
-//! with line and column), then [`AgentConfig::validate`] checks what serde cannot and
-//! fills defaults from `global`.
+//! they have. Parsing is two-stage: serde reads the raw shape ([`AgentConfig::from_yaml`];
+//! unknown keys are errors with line and column), then [`AgentConfig::validate`] checks
+//! what serde cannot. `AgentConfig::load` and `AgentConfig::parse`, which also run the
+//! `monitors:` section's checks, are defined in `agent.rs`: monitors generate jobs from
+//! this configuration, so this module knows nothing of them.
 
-use crate::discovery::LabelSet;
+pub use crate::discovery::file_sd::FileSdConfig;
+use crate::discovery::kubernetes::{KubernetesSdConfig, Role};
+pub use crate::discovery::static_sd::StaticConfig;
 use orrery_httpclient::{Authorization, BasicAuth, HttpClientConfig, TlsConfig};
 use orrery_model::{RelabelConfig, Relabeler};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Why a configuration is unusable.
@@ -71,7 +75,7 @@ pub struct AgentConfig {
 
 /// `monitors:`: watch `monitoring.coreos.com/v1` ServiceMonitors and PodMonitors and
 /// scrape what they describe, as prometheus-operator would configure Prometheus (see
-/// [`crate::discovery::monitors`]). The connection options are those of
+/// `crate::monitors`, which also checks this section). The connection options are those of
 /// `kubernetes_sd_configs`; they are also used by the generated jobs' discovery.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -86,7 +90,7 @@ pub struct MonitorsConfig {
     /// The discovery role of ServiceMonitor jobs: `endpoints` (default) or
     /// `endpointslice`, the operator's `serviceDiscoveryRole`.
     #[serde(default)]
-    pub service_discovery_role: Option<crate::discovery::kubernetes::Role>,
+    pub service_discovery_role: Option<Role>,
     /// The API server URL; absent means the in-cluster service account.
     #[serde(default)]
     pub api_server: Option<String>,
@@ -268,7 +272,7 @@ pub struct ScrapeConfig {
     pub file_sd_configs: Vec<FileSdConfig>,
     /// Kubernetes discovery.
     #[serde(default)]
-    pub kubernetes_sd_configs: Vec<crate::discovery::kubernetes::KubernetesSdConfig>,
+    pub kubernetes_sd_configs: Vec<KubernetesSdConfig>,
     /// Relabeling of targets before scraping.
     #[serde(default)]
     pub relabel_configs: Vec<RelabelConfig>,
@@ -285,36 +289,6 @@ fn default_scheme() -> String {
 }
 fn yes() -> bool {
     true
-}
-
-/// Static targets.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StaticConfig {
-    /// `host:port` of each target.
-    #[serde(default)]
-    pub targets: Vec<String>,
-    /// Labels for all of them.
-    #[serde(default)]
-    pub labels: LabelSet,
-}
-
-/// File-based discovery.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileSdConfig {
-    /// Files or globs (`*` in the last path element) of JSON or YAML target lists.
-    pub files: Vec<String>,
-    /// How often files are re-read even without a change (5m).
-    #[serde(
-        default = "five_minutes",
-        deserialize_with = "orrery_model::de::duration"
-    )]
-    pub refresh_interval: Duration,
-}
-
-fn five_minutes() -> Duration {
-    Duration::from_secs(300)
 }
 
 impl ScrapeConfig {
@@ -391,29 +365,18 @@ impl ScrapeConfig {
 }
 
 impl AgentConfig {
-    /// Reads and validates a file.
-    pub fn load(path: &Path) -> Result<AgentConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::parse(&text, &path.display().to_string())
-    }
-
-    /// Parses and validates text; `name` is used in messages.
-    pub fn parse(text: &str, name: &str) -> Result<AgentConfig, ConfigError> {
-        let cfg: AgentConfig = serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
+    /// The first stage of [`AgentConfig::parse`]: the YAML shape only (unknown keys and
+    /// bad values are errors with line and column); `name` is used in messages.
+    pub fn from_yaml(text: &str, name: &str) -> Result<AgentConfig, ConfigError> {
+        serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
             path: name.to_string(),
             message: e.to_string(),
-        })?;
-        cfg.validate().map_err(|message| ConfigError::Invalid {
-            path: name.to_string(),
-            message,
-        })?;
-        Ok(cfg)
+        })
     }
 
-    /// Checks what serde cannot.
+    /// Checks what serde cannot in the file's own settings. The `monitors:` section is
+    /// checked by its owner, `MonitorsConfig::validate` in `crate::monitors`, which `AgentConfig::parse`
+    /// and the agent call.
     pub fn validate(&self) -> Result<(), String> {
         if self.cluster.trim().is_empty() {
             return Err("cluster: must be set to the cluster's name".into());
@@ -441,10 +404,6 @@ impl AgentConfig {
                 return Err(at("job_name is used twice".into()));
             }
             sc.validate(&self.global).map_err(at)?;
-        }
-        if self.monitors.enabled {
-            crate::discovery::monitors::validate(&self.monitors)
-                .map_err(|e| format!("monitors: {e}"))?;
         }
         Ok(())
     }

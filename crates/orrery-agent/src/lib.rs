@@ -12,6 +12,7 @@ mod agent;
 pub mod api;
 pub mod config;
 pub mod discovery;
+pub mod monitors;
 pub mod queue;
 pub mod scrape;
 pub mod send;

@@ -20,14 +20,13 @@
 //!    non-empty; `endpoint` from `port` (or `targetPort`);
 //! 8. the endpoint's own `relabelings`.
 //!
-//! Pure: no I/O; the watcher in `mod.rs` calls [`generate`].
+//! Pure: no I/O; `generate.rs` calls [`generate`].
 
 use serde_json::{json, Value};
 
-use super::{
-    common_settings, finish_rules, sd_config, selector_rules, EndpointSpec, MonitorSpec, Notes,
-    PortMatch,
-};
+use super::generate::{common_settings, finish_rules, sd_config, selector_rules};
+use super::spec::{EndpointSpec, MonitorSpec, PortMatch};
+use super::Notes;
 use crate::discovery::kubernetes::{sanitize_label_name, Role};
 
 /// The Prometheus-shaped jobs (as JSON) of one ServiceMonitor, one per endpoint.
@@ -107,7 +106,7 @@ fn endpoint_job(
         rules.push(json!({"source_labels": [source], "target_label": target}));
     }
     if ep.filter_running.unwrap_or(true) {
-        rules.push(super::running_filter());
+        rules.push(super::generate::running_filter());
     }
     for l in &spec.target_labels {
         rules.push(copy_label("__meta_kubernetes_service_label_", l));

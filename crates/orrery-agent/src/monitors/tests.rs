@@ -10,8 +10,9 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::*;
-use crate::config::AgentConfig;
+use crate::config::{AgentConfig, GlobalConfig, MonitorsConfig, ScrapeConfig};
 use crate::discovery::kubernetes::tests::fake_api::FakeApi;
+use crate::discovery::kubernetes::Role;
 
 fn sm(spec: Value) -> Vec<Value> {
     let (jobs, notes) = generate_jobs(

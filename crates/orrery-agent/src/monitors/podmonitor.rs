@@ -16,15 +16,14 @@
 //!    non-empty; `endpoint` from `port` (or `targetPort`);
 //! 8. the endpoint's own `relabelings`.
 //!
-//! Pure: no I/O; the watcher in `mod.rs` calls [`generate`].
+//! Pure: no I/O; `generate.rs` calls [`generate`].
 
 use serde_json::{json, Value};
 
+use super::generate::{common_settings, finish_rules, running_filter, sd_config, selector_rules};
 use super::servicemonitor::copy_label;
-use super::{
-    common_settings, finish_rules, running_filter, sd_config, selector_rules, EndpointSpec,
-    MonitorSpec, Notes, PortMatch,
-};
+use super::spec::{EndpointSpec, MonitorSpec, PortMatch};
+use super::Notes;
 use crate::discovery::kubernetes::Role;
 
 /// The Prometheus-shaped jobs (as JSON) of one PodMonitor, one per endpoint.
