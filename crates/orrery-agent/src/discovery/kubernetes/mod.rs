@@ -18,8 +18,10 @@
 //!   meanwhile get empty groups, the rest are re-sent (as Prometheus's informers do).
 //!
 //! Label production is pure, one file per role (`node.rs`, `pod.rs`, `service.rs`,
-//! `endpoints.rs`, `endpointslice.rs`, `ingress.rs`), so it is tested without a server;
-//! `watch.rs` owns the object stores and the event loop.
+//! `endpoints.rs`, `endpointslice.rs`, `ingress.rs`, plus `target_ref.rs` for what the two
+//! endpoint roles share), so it is tested without a server; `watch.rs` owns the object
+//! stores and the event loop, and calls the role files, which see the stores only
+//! through [`Related`].
 //!
 //! Concurrency: `run` is one task; every watch stream is polled from it, and the stores
 //! have a single writer (the loop), so no locks are needed.
@@ -40,6 +42,7 @@ mod ingress;
 mod node;
 mod pod;
 mod service;
+mod target_ref;
 mod watch;
 
 #[cfg(test)]
@@ -47,6 +50,7 @@ pub(crate) mod tests;
 
 use std::fmt;
 
+use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use tokio::sync::mpsc;
 
@@ -55,6 +59,14 @@ pub use config::{
 };
 
 use super::{LabelSet, Update};
+
+/// The objects that enrich `endpoints` and `endpointslice` targets.
+pub(crate) struct Related<'a> {
+    /// Services, looked up by the endpoints' name or the slice's service-name label.
+    pub(crate) services: &'a watch::Store<Service>,
+    /// Pods, looked up by the addresses' target references.
+    pub(crate) pods: &'a watch::Store<Pod>,
+}
 
 /// Why Kubernetes discovery could not be configured or could not run.
 #[derive(Debug, thiserror::Error)]
