@@ -6,7 +6,7 @@
 //! ServiceMonitors and PodMonitors; the task merges them with the file's jobs and
 //! re-applies (unchanged jobs keep their loops).
 
-use crate::config::{AgentConfig, ConfigError, ScrapeConfig};
+use crate::config::{AgentConfig, ConfigError, ScrapeConfig, ScrapeJob};
 use crate::discovery::{file_sd, kubernetes, static_sd, Update};
 use crate::monitors::{self, MonitorsTask};
 use crate::scrape::{JobContext, ScrapeManager, Sink, TargetsSnapshot};
@@ -247,10 +247,6 @@ fn apply_config(
     // Build every job first so a bad reload changes nothing.
     let mut contexts = Vec::new();
     for (i, sc) in scrape_configs.into_iter().enumerate() {
-        let mut sc = sc;
-        // Resolve the global defaults into the job, so later stages need only the job.
-        sc.scrape_interval = Some(sc.interval(&cfg.global));
-        sc.scrape_timeout = Some(sc.timeout(&cfg.global));
         let client = match build_client(&sc) {
             Ok(client) => client,
             // A monitor's job (after the file's) that cannot start is skipped, not fatal.
@@ -266,12 +262,14 @@ fn apply_config(
                 sc.job_name
             ))
         })?;
-        let signature = format!("{sc:?}{external:?}");
         let http = sc.http_client_config();
+        // Later stages need only the job: its intervals are resolved once, here.
+        let scrape = ScrapeJob::new(sc, &cfg.global);
+        let signature = format!("{scrape:?}{external:?}");
         contexts.push((
             signature,
             Arc::new(JobContext {
-                sc,
+                scrape,
                 client,
                 http,
                 metric_relabel,
@@ -285,7 +283,7 @@ fn apply_config(
     }
     let wanted: Vec<String> = contexts
         .iter()
-        .map(|(_, c)| c.sc.job_name.clone())
+        .map(|(_, c)| c.scrape.config.job_name.clone())
         .collect();
     for name in jobs.manager.job_names() {
         if !wanted.contains(&name) {
@@ -294,7 +292,7 @@ fn apply_config(
         }
     }
     for (signature, ctx) in contexts {
-        let name = ctx.sc.job_name.clone();
+        let name = ctx.scrape.config.job_name.clone();
         if jobs.signature.get(&name) != Some(&signature) {
             jobs.manager
                 .set_job(ctx.clone())
@@ -313,7 +311,7 @@ fn spawn_discovery(
     ctx: &JobContext,
     utx: &mpsc::Sender<(String, Update)>,
 ) {
-    let job = ctx.sc.job_name.clone();
+    let job = ctx.scrape.config.job_name.clone();
     let mut idx = 0usize;
     let mut forward = |tasks: &mut Vec<JoinHandle<()>>| {
         let (tx, mut rx) = mpsc::channel::<Update>(16);
@@ -334,15 +332,15 @@ fn spawn_discovery(
         tx
     };
     let tx = forward(tasks);
-    let groups = static_sd::groups(&ctx.sc.static_configs);
+    let groups = static_sd::groups(&ctx.scrape.config.static_configs);
     tasks.push(tokio::spawn(async move {
         let _ = tx.send(groups).await;
     }));
-    for f in &ctx.sc.file_sd_configs {
+    for f in &ctx.scrape.config.file_sd_configs {
         let tx = forward(tasks);
         tasks.push(tokio::spawn(file_sd::run(f.clone(), tx)));
     }
-    for k in &ctx.sc.kubernetes_sd_configs {
+    for k in &ctx.scrape.config.kubernetes_sd_configs {
         let tx = forward(tasks);
         let k = k.clone();
         let job = job.clone();

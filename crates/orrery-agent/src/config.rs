@@ -291,6 +291,30 @@ fn yes() -> bool {
     true
 }
 
+/// A scrape job ready to run: its settings as written, with the interval and timeout
+/// in force (`global`'s defaults resolved). Scrape loops and target population take this
+/// instead of a `ScrapeConfig` and the `GlobalConfig` it needs.
+#[derive(Debug, Clone)]
+pub struct ScrapeJob {
+    /// The job's settings as written.
+    pub config: ScrapeConfig,
+    /// How often to scrape.
+    pub interval: Duration,
+    /// Per-scrape timeout.
+    pub timeout: Duration,
+}
+
+impl ScrapeJob {
+    /// Resolves `config`'s interval and timeout against `global`.
+    pub fn new(config: ScrapeConfig, global: &GlobalConfig) -> ScrapeJob {
+        ScrapeJob {
+            interval: config.interval(global),
+            timeout: config.timeout(global),
+            config,
+        }
+    }
+}
+
 impl ScrapeConfig {
     /// The interval in force.
     pub fn interval(&self, g: &GlobalConfig) -> Duration {

@@ -16,7 +16,7 @@
 
 use super::cache::{Lookup, ScrapeCache};
 use super::target::Target;
-use crate::config::ScrapeConfig;
+use crate::config::{ScrapeConfig, ScrapeJob};
 use crate::queue::MAX_PAYLOAD_LEN;
 use orrery_model::{Labels, MetricMetadata, Relabeler, STALE_NAN};
 use orrery_wire::exposition::{format_for_content_type, ParseLimits, Scanner, SCRAPE_ACCEPT};
@@ -70,8 +70,8 @@ pub(super) struct Inheritance {
 
 /// Everything a loop needs that is shared by the job's targets.
 pub struct JobContext {
-    /// The job's settings.
-    pub sc: ScrapeConfig,
+    /// The job's settings, intervals resolved.
+    pub scrape: ScrapeJob,
     /// HTTP client (TLS, redirects, proxy, compression).
     pub client: reqwest::Client,
     /// The job's HTTP client options, for each request's credentials.
@@ -342,7 +342,7 @@ impl ScrapeLoop {
     }
 
     async fn fetch(&self) -> Result<(Vec<u8>, Option<String>), String> {
-        let sc = &self.job.sc;
+        let sc = &self.job.scrape.config;
         let rb = self
             .job
             .client
@@ -396,7 +396,7 @@ impl ScrapeLoop {
         ts: i64,
         out: &mut Vec<u8>,
     ) -> Result<Processed, String> {
-        let sc = &self.job.sc;
+        let sc = &self.job.scrape.config;
         // Limits are checked here, after labeling (see `label`), not by the parser on
         // the labels as scraped.
         let limits = ParseLimits::default();
@@ -491,7 +491,7 @@ impl ScrapeLoop {
     /// only when sending), and not to series relabeling drops. The result is cached, so
     /// this runs once per series, not once per sample.
     fn label(&self, scraped: Labels) -> Result<Option<Labels>, String> {
-        let sc = &self.job.sc;
+        let sc = &self.job.scrape.config;
         let limited =
             sc.label_limit > 0 || sc.label_name_length_limit > 0 || sc.label_value_length_limit > 0;
         let relabel = !self.job.metric_relabel.is_empty();
@@ -516,7 +516,7 @@ impl ScrapeLoop {
     /// `cluster` are added here too, so the set is sorted only once (the common case:
     /// nothing between target labels and the final set).
     fn merge_target_labels(&self, scraped: Labels, external: bool) -> Labels {
-        let honor = self.job.sc.honor_labels;
+        let honor = self.job.scrape.config.honor_labels;
         let mut v = scraped.into_vec();
         let n0 = v.len();
         let has = |v: &[orrery_model::Label], name: &str| {

@@ -45,7 +45,7 @@ fn job(extra: &str, sink: Arc<Recorder>) -> Arc<JobContext> {
     Arc::new(JobContext {
         metric_relabel: Relabeler::new(&sc.metric_relabel_configs).unwrap(),
         http: sc.http_client_config(),
-        sc,
+        scrape: crate::config::ScrapeJob::new(sc, &cfg.global),
         client: reqwest::Client::new(),
         external: cfg.all_external_labels().into_iter().collect(),
         sink,
@@ -675,12 +675,12 @@ async fn a_target_gone_after_a_reload_still_gets_its_stale_markers() {
 /// A job whose client is built from its own HTTP client options, as the agent does.
 fn job_with_client(extra: &str, sink: Arc<Recorder>) -> Arc<JobContext> {
     let plain = job(extra, sink);
-    let http = plain.sc.http_client_config();
+    let http = plain.scrape.config.http_client_config();
     Arc::new(JobContext {
-        sc: plain.sc.clone(),
+        scrape: plain.scrape.clone(),
         client: http.build().unwrap(),
         http,
-        metric_relabel: Relabeler::new(&plain.sc.metric_relabel_configs).unwrap(),
+        metric_relabel: Relabeler::new(&plain.scrape.config.metric_relabel_configs).unwrap(),
         external: plain.external.clone(),
         sink: plain.sink.clone(),
     })
