@@ -6,13 +6,16 @@
 //! ServiceMonitors and PodMonitors; the task merges them with the file's jobs and
 //! re-applies (unchanged jobs keep their loops).
 
+use crate::config::InvalidConfig;
 use crate::config::{AgentConfig, ConfigError, ScrapeConfig, ScrapeJob};
 use crate::discovery::{file_sd, kubernetes, static_sd, Update};
 use crate::monitors::{self, MonitorsTask};
-use crate::scrape::{JobContext, ScrapeManager, Sink, TargetsSnapshot};
+use crate::scrape::{JobContext, ScrapeManager, Sink, SinkError, TargetsSnapshot};
+use crate::send::SendError;
 use crate::send::{Delivery, DeliveryStats, SenderConfig};
-use orrery_model::Relabeler;
-use std::path::Path;
+use orrery_httpclient::HttpClientError;
+use orrery_model::{RelabelError, Relabeler};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -23,10 +26,42 @@ use tokio::task::JoinHandle;
 pub enum AgentError {
     /// The configuration is unusable.
     #[error("{0}")]
-    Config(String),
+    Config(InvalidConfig),
+    /// `server.token_file` could not be read.
+    #[error("server.token_file {}: {source}", .path.display())]
+    TokenFile {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A job's HTTP client could not be made (a certificate file, the proxy URL).
+    #[error("job {job:?}: {source}")]
+    Client {
+        /// The job's name.
+        job: String,
+        /// Why.
+        #[source]
+        source: HttpClientError,
+    },
+    /// A job's relabel rules were refused (the configuration check lets none through).
+    #[error("job {job:?}: {field}: {source}")]
+    Relabel {
+        /// The job's name.
+        job: String,
+        /// `relabel_configs` or `metric_relabel_configs`.
+        field: &'static str,
+        /// The rule's problem.
+        #[source]
+        source: RelabelError,
+    },
+    /// The agent is shutting down and takes no more commands.
+    #[error("agent is stopping")]
+    Stopping,
     /// The queue or sender could not start.
     #[error("delivery: {0}")]
-    Delivery(String),
+    Delivery(#[source] SendError),
 }
 
 impl AgentConfig {
@@ -46,21 +81,19 @@ impl AgentConfig {
     /// assembly, so it lives here, above both `config` and `monitors`.
     pub fn parse(text: &str, name: &str) -> Result<AgentConfig, ConfigError> {
         let cfg = AgentConfig::from_yaml(text, name)?;
-        check(&cfg).map_err(|message| ConfigError::Invalid {
+        check(&cfg).map_err(|problem| ConfigError::Invalid {
             path: name.to_string(),
-            message,
+            problem: Box::new(problem),
         })?;
         Ok(cfg)
     }
 }
 
 /// Every check of a parsed configuration: its own settings, then its monitors section.
-fn check(cfg: &AgentConfig) -> Result<(), String> {
+fn check(cfg: &AgentConfig) -> Result<(), InvalidConfig> {
     cfg.validate()?;
     if cfg.monitors.enabled {
-        cfg.monitors
-            .validate()
-            .map_err(|e| format!("monitors: {e}"))?;
+        cfg.monitors.validate().map_err(InvalidConfig::Monitors)?;
     }
     Ok(())
 }
@@ -69,8 +102,8 @@ fn check(cfg: &AgentConfig) -> Result<(), String> {
 struct DeliverySink(Arc<Delivery>);
 
 impl Sink for DeliverySink {
-    fn push(&self, key: u64, body: Vec<u8>) -> Result<(), String> {
-        self.0.push(key, body).map_err(|e| e.to_string())
+    fn push(&self, key: u64, body: Vec<u8>) -> Result<(), SinkError> {
+        Ok(self.0.push(key, body)?)
     }
 }
 
@@ -95,8 +128,9 @@ impl Agent {
             (Some(t), _) => Some(t.clone()),
             (None, Some(f)) => Some(
                 std::fs::read_to_string(f)
-                    .map_err(|e| {
-                        AgentError::Config(format!("server.token_file {}: {e}", f.display()))
+                    .map_err(|source| AgentError::TokenFile {
+                        path: f.clone(),
+                        source,
                     })?
                     .trim()
                     .to_string(),
@@ -115,7 +149,7 @@ impl Agent {
         let delivery = Arc::new(
             Delivery::start(sender)
                 .await
-                .map_err(|e| AgentError::Delivery(e.to_string()))?,
+                .map_err(AgentError::Delivery)?,
         );
         let (ctx, crx) = mpsc::channel(16);
         let task = tokio::spawn(update_loop(cfg, delivery.clone(), crx));
@@ -141,9 +175,8 @@ impl Agent {
         self.commands
             .send(Command::Reload(Box::new(cfg), tx))
             .await
-            .map_err(|_| AgentError::Config("agent is stopping".into()))?;
-        rx.await
-            .unwrap_or_else(|_| Err(AgentError::Config("agent is stopping".into())))
+            .map_err(|_| AgentError::Stopping)?;
+        rx.await.unwrap_or(Err(AgentError::Stopping))
     }
 
     /// Delivery statistics.
@@ -254,14 +287,19 @@ fn apply_config(
                 tracing::warn!(job = %sc.job_name, %error, "monitor job skipped");
                 continue;
             }
-            Err(e) => return Err(AgentError::Config(format!("job {:?}: {e}", sc.job_name))),
+            Err(source) => {
+                return Err(AgentError::Client {
+                    job: sc.job_name,
+                    source,
+                })
+            }
         };
-        let metric_relabel = Relabeler::new(&sc.metric_relabel_configs).map_err(|e| {
-            AgentError::Config(format!(
-                "job {:?}: metric_relabel_configs: {e}",
-                sc.job_name
-            ))
-        })?;
+        let metric_relabel =
+            Relabeler::new(&sc.metric_relabel_configs).map_err(|source| AgentError::Relabel {
+                job: sc.job_name.clone(),
+                field: "metric_relabel_configs",
+                source,
+            })?;
         let http = sc.http_client_config();
         // Later stages need only the job: its intervals are resolved once, here.
         let scrape = ScrapeJob::new(sc, &cfg.global);
@@ -296,7 +334,11 @@ fn apply_config(
         if jobs.signature.get(&name) != Some(&signature) {
             jobs.manager
                 .set_job(ctx.clone())
-                .map_err(AgentError::Config)?;
+                .map_err(|source| AgentError::Relabel {
+                    job: name.clone(),
+                    field: "relabel_configs",
+                    source,
+                })?;
             jobs.signature.insert(name.clone(), signature);
         }
         spawn_discovery(&mut jobs.discovery, &ctx, utx);

@@ -9,43 +9,13 @@
 pub use crate::discovery::file_sd::FileSdConfig;
 use crate::discovery::kubernetes::{KubernetesSdConfig, Role};
 pub use crate::discovery::static_sd::StaticConfig;
+pub use crate::error::{ConfigError, InvalidConfig, JobError, MonitorsError};
 use orrery_httpclient::{Authorization, BasicAuth, HttpClientConfig, TlsConfig};
 use orrery_model::{RelabelConfig, Relabeler};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// Why a configuration is unusable.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("reading {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// YAML syntax or shape error (the message has line and column).
-    #[error("{path}: {message}")]
-    Parse {
-        /// The file.
-        path: String,
-        /// serde's message with position.
-        message: String,
-    },
-    /// A value is invalid; the message names the setting.
-    #[error("{path}: {message}")]
-    Invalid {
-        /// The file.
-        path: String,
-        /// What is wrong and where.
-        message: String,
-    },
-}
 
 /// The whole agent configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -345,42 +315,36 @@ impl ScrapeConfig {
 
     /// Checks one job's settings that serde cannot (the job name is checked by the
     /// caller); messages name the setting.
-    pub fn validate(&self, g: &GlobalConfig) -> Result<(), String> {
-        let (iv, to) = (self.interval(g), self.timeout(g));
-        if iv.is_zero() {
-            return Err("scrape_interval must be positive".into());
+    pub fn validate(&self, g: &GlobalConfig) -> Result<(), JobError> {
+        let (interval, timeout) = (self.interval(g), self.timeout(g));
+        if interval.is_zero() {
+            return Err(JobError::ZeroInterval);
         }
-        if to > iv {
-            return Err(format!(
-                "scrape_timeout ({}s) greater than scrape_interval ({}s)",
-                to.as_secs_f64(),
-                iv.as_secs_f64()
-            ));
+        if timeout > interval {
+            return Err(JobError::TimeoutAboveInterval { timeout, interval });
         }
         if self.scheme != "http" && self.scheme != "https" {
-            return Err(format!(
-                "scheme must be http or https; got {:?}",
-                self.scheme
-            ));
+            return Err(JobError::Scheme(self.scheme.clone()));
         }
         if !self.metrics_path.starts_with('/') {
-            return Err(format!(
-                "metrics_path must start with /; got {:?}",
-                self.metrics_path
-            ));
+            return Err(JobError::MetricsPath(self.metrics_path.clone()));
         }
         self.http_client_config()
             .validate()
-            .map_err(|e| e.to_string())?;
-        Relabeler::new(&self.relabel_configs).map_err(|e| format!("relabel_configs: {e}"))?;
-        Relabeler::new(&self.metric_relabel_configs)
-            .map_err(|e| format!("metric_relabel_configs: {e}"))?;
-        for (k, st) in self.static_configs.iter().enumerate() {
+            .map_err(JobError::Http)?;
+        for (field, rules) in [
+            ("relabel_configs", &self.relabel_configs),
+            ("metric_relabel_configs", &self.metric_relabel_configs),
+        ] {
+            Relabeler::new(rules).map_err(|source| JobError::Relabel { field, source })?;
+        }
+        for (index, st) in self.static_configs.iter().enumerate() {
             for t in &st.targets {
                 if t.is_empty() || t.contains('/') {
-                    return Err(format!(
-                        "static_configs[{k}]: {t:?} is not a host:port address"
-                    ));
+                    return Err(JobError::StaticTarget {
+                        index,
+                        target: t.clone(),
+                    });
                 }
             }
         }
@@ -401,31 +365,32 @@ impl AgentConfig {
     /// Checks what serde cannot in the file's own settings. The `monitors:` section is
     /// checked by its owner, `MonitorsConfig::validate` in `crate::monitors`, which `AgentConfig::parse`
     /// and the agent call.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
         if self.cluster.trim().is_empty() {
-            return Err("cluster: must be set to the cluster's name".into());
+            return Err(InvalidConfig::ClusterMissing);
         }
         let u = self.server.url.trim();
         if !(u.starts_with("http://") || u.starts_with("https://")) {
-            return Err(format!(
-                "server.url: want an http:// or https:// URL; got {:?}",
-                self.server.url
-            ));
+            return Err(InvalidConfig::ServerUrl(self.server.url.clone()));
         }
         if self.server.token.is_some() && self.server.token_file.is_some() {
-            return Err("server: set token or token_file, not both".into());
+            return Err(InvalidConfig::ServerTokenTwice);
         }
         if self.queue.min_shards == 0 || self.queue.max_shards < self.queue.min_shards {
-            return Err("queue: need 1 <= min_shards <= max_shards".into());
+            return Err(InvalidConfig::QueueShards);
         }
         let mut names = std::collections::BTreeSet::new();
-        for (i, sc) in self.scrape_configs.iter().enumerate() {
-            let at = |m: String| format!("scrape_configs[{i}] (job {:?}): {m}", sc.job_name);
+        for (index, sc) in self.scrape_configs.iter().enumerate() {
             if sc.job_name.is_empty() {
-                return Err(format!("scrape_configs[{i}]: job_name is required"));
+                return Err(InvalidConfig::JobNameMissing { index });
             }
+            let at = |problem| InvalidConfig::Job {
+                index,
+                job: sc.job_name.clone(),
+                problem,
+            };
             if !names.insert(&sc.job_name) {
-                return Err(at("job_name is used twice".into()));
+                return Err(at(JobError::DuplicateName));
             }
             sc.validate(&self.global).map_err(at)?;
         }
@@ -576,5 +541,41 @@ scrape_configs:
         assert_eq!(http.proxy_url.as_deref(), Some("http://proxy:3128"));
         assert!(!http.follow_redirects);
         assert_eq!(http.authorization.unwrap().scheme(), "Token");
+    }
+
+    #[test]
+    fn invalid_settings_are_typed_and_keep_their_messages() {
+        let e = AgentConfig::parse("cluster: x\nserver: {url: http://a}\nscrape_configs:\n  - job_name: a\n    scrape_interval: 10s\n    scrape_timeout: 20s\n", "a.yml").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "a.yml: scrape_configs[0] (job \"a\"): scrape_timeout (20s) greater than scrape_interval (10s)"
+        );
+        let ConfigError::Invalid { problem, .. } = e else {
+            panic!("{e:?}")
+        };
+        let InvalidConfig::Job {
+            index: 0, problem, ..
+        } = *problem
+        else {
+            panic!("{problem:?}")
+        };
+        assert!(
+            matches!(problem, JobError::TimeoutAboveInterval { .. }),
+            "{problem:?}"
+        );
+        let e = AgentConfig::parse("cluster: x\nserver: {url: http://a}\nmonitors: {enabled: true, service_discovery_role: pod}\n", "a.yml").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "a.yml: monitors: service_discovery_role must be endpoints or endpointslice; got pod"
+        );
+        assert!(
+            matches!(&e, ConfigError::Invalid { problem, .. } if matches!(**problem, InvalidConfig::Monitors(MonitorsError::ServiceDiscoveryRole(_)))),
+            "{e:?}"
+        );
+        let e = AgentConfig::parse("cluster: ' '\nserver: {url: http://a}\n", "a.yml").unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::Invalid { problem, .. } if matches!(**problem, InvalidConfig::ClusterMissing)),
+            "{e:?}"
+        );
     }
 }

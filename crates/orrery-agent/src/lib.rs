@@ -12,6 +12,7 @@ mod agent;
 pub mod api;
 pub mod config;
 pub mod discovery;
+mod error;
 pub mod monitors;
 pub mod queue;
 pub mod scrape;

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::spec::*;
 use super::{podmonitor, servicemonitor, MonitorKind, Notes};
-use crate::config::{GlobalConfig, MonitorsConfig, ScrapeConfig};
+use crate::config::{GlobalConfig, MonitorsConfig, MonitorsError, ScrapeConfig};
 use crate::discovery::kubernetes::{sanitize_label_name, KubernetesSdConfig, Role};
 
 /// The `endpoint` target label: `port`, else `targetPort` as a string.
@@ -352,16 +352,14 @@ impl MonitorsConfig {
     /// Checks the `monitors:` section: the discovery role of ServiceMonitor jobs and the
     /// connection options, as `kubernetes_sd_configs` checks them. The agent calls it when
     /// the section is enabled (see `AgentConfig::parse`).
-    pub fn validate(&self) -> Result<(), String> {
-        if !matches!(service_role(self), Role::Endpoints | Role::EndpointSlice) {
-            return Err(format!(
-                "service_discovery_role must be endpoints or endpointslice; got {}",
-                service_role(self)
-            ));
+    pub fn validate(&self) -> Result<(), MonitorsError> {
+        let role = service_role(self);
+        if !matches!(role, Role::Endpoints | Role::EndpointSlice) {
+            return Err(MonitorsError::ServiceDiscoveryRole(role));
         }
         sd_base(self, Role::Pod)
             .validate()
-            .map_err(|e| e.to_string())
+            .map_err(MonitorsError::Connection)
     }
 }
 

@@ -19,11 +19,11 @@ mod tests;
 use run::Control;
 #[cfg(test)]
 use run::SYNTHETIC;
-pub use run::{Health, JobContext, ScrapeLoop, Sink};
+pub use run::{Health, JobContext, ScrapeLoop, Sink, SinkError};
 pub use target::{fmt_duration, populate, Populated, Target};
 
 use crate::discovery::{LabelSet, TargetGroup, Update};
-use orrery_model::Relabeler;
+use orrery_model::{RelabelError, Relabeler};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
@@ -81,9 +81,8 @@ impl ScrapeManager {
 
     /// Adds a job, or replaces one (a reload): its loops stop scraping and wait to
     /// hand over to the new loops of the targets that continue. Its groups start empty.
-    pub fn set_job(&mut self, ctx: Arc<JobContext>) -> Result<(), String> {
-        let relabel =
-            Relabeler::new(&ctx.scrape.config.relabel_configs).map_err(|e| e.to_string())?;
+    pub fn set_job(&mut self, ctx: Arc<JobContext>) -> Result<(), RelabelError> {
+        let relabel = Relabeler::new(&ctx.scrape.config.relabel_configs)?;
         let name = ctx.scrape.config.job_name.clone();
         let mut retiring = HashMap::new();
         if let Some(old) = self.jobs.remove(&name) {

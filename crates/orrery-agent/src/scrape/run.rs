@@ -31,8 +31,12 @@ use tokio::time::Interval;
 pub trait Sink: Send + Sync {
     /// Stores a write durably: `body` is a snappy-compressed remote-write 1.0 request;
     /// `key` keeps one target's writes in order.
-    fn push(&self, key: u64, body: Vec<u8>) -> Result<(), String>;
+    fn push(&self, key: u64, body: Vec<u8>) -> Result<(), SinkError>;
 }
+
+/// Why a sink refused a write: the sink's own error (the delivery's `SendError` in
+/// production), kept whole for its `source()`.
+pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Health of a target, for `/api/v1/targets`.
 #[derive(Debug, Clone, Default)]

@@ -37,12 +37,32 @@ pub enum Populated {
     Dropped(LabelSet),
 }
 
+/// Why a discovered target cannot be scraped (it is skipped and logged).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TargetError {
+    /// `__scrape_interval__` or `__scrape_timeout__` after relabeling is not a duration.
+    #[error("invalid {label}: {reason}")]
+    Duration {
+        /// The label.
+        label: &'static str,
+        /// Why it does not parse.
+        reason: String,
+    },
+    /// The target's timeout exceeds its interval, or the interval is zero.
+    #[error("target {address}: scrape timeout greater than interval")]
+    TimeoutAboveInterval {
+        /// The target's `__address__`.
+        address: String,
+    },
+}
+
 /// Applies a job's defaults and relabeling to every target of the groups.
 pub fn populate(
     groups: &[&TargetGroup],
     job: &ScrapeJob,
     relabel: &Relabeler,
-) -> Vec<Result<Populated, String>> {
+) -> Vec<Result<Populated, TargetError>> {
     let mut out = Vec::new();
     for g in groups {
         for t in &g.targets {
@@ -58,7 +78,7 @@ fn populate_one(
     mut ls: LabelSet,
     job: &ScrapeJob,
     relabel: &Relabeler,
-) -> Result<Populated, String> {
+) -> Result<Populated, TargetError> {
     let sc = &job.config;
     let defaults = [
         ("job", sc.job_name.clone()),
@@ -88,18 +108,24 @@ fn populate_one(
         .get("__scrape_interval__")
         .map(parse_duration)
         .transpose()
-        .map_err(|e| format!("invalid __scrape_interval__: {e}"))?
+        .map_err(|reason| TargetError::Duration {
+            label: "__scrape_interval__",
+            reason,
+        })?
         .unwrap_or(job.interval);
     let timeout = labels
         .get("__scrape_timeout__")
         .map(parse_duration)
         .transpose()
-        .map_err(|e| format!("invalid __scrape_timeout__: {e}"))?
+        .map_err(|reason| TargetError::Duration {
+            label: "__scrape_timeout__",
+            reason,
+        })?
         .unwrap_or(job.timeout);
     if interval.is_zero() || timeout > interval {
-        return Err(format!(
-            "target {addr}: scrape timeout greater than interval"
-        ));
+        return Err(TargetError::TimeoutAboveInterval {
+            address: addr.to_owned(),
+        });
     }
     let scheme = labels.get("__scheme__").unwrap_or("http");
     let path = labels.get("__metrics_path__").unwrap_or("/metrics");

@@ -10,7 +10,7 @@ use std::sync::Mutex as StdMutex;
 struct Recorder(StdMutex<Vec<WriteRequest>>);
 
 impl Sink for Recorder {
-    fn push(&self, _key: u64, body: Vec<u8>) -> Result<(), String> {
+    fn push(&self, _key: u64, body: Vec<u8>) -> Result<(), SinkError> {
         let req = orrery_wire::decode_write(None, None, &body, &Default::default())
             .map_err(|e| e.to_string())?
             .request;
