@@ -523,9 +523,16 @@ scrape_configs:
             m.contains("at most one of basic_auth, oauth2 & authorization must be configured"),
             "{m}"
         );
-        let m = job_error("    tls_config: {min_version: TLS12}\n");
+        let m = job_error("    tls_config: {min_version: TLS13, max_version: TLS12}\n");
+        assert!(m.contains("tls_config.max_version must be greater than or equal to tls_config.min_version if both are specified"), "{m}");
+        let m = job_error("    tls_config: {min_version: TLS14}\n");
         assert!(
-            m.contains("unknown field `min_version`") && m.contains("line 5"),
+            m.contains("unknown variant `TLS14`") && m.contains("line 5"),
+            "{m}"
+        );
+        let m = job_error("    tls_config: {min_versoin: TLS12}\n");
+        assert!(
+            m.contains("unknown field `min_versoin`") && m.contains("line 5"),
             "{m}"
         );
     }

@@ -76,6 +76,12 @@ impl HttpClientConfig {
                     })?;
                 b = b.identity(identity);
             }
+            if let Some(v) = tls.min_version {
+                b = b.tls_version_min(v.to_reqwest());
+            }
+            if let Some(v) = tls.max_version {
+                b = b.tls_version_max(v.to_reqwest());
+            }
             if tls.insecure_skip_verify {
                 b = b.danger_accept_invalid_certs(true);
             }

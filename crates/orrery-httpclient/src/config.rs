@@ -107,11 +107,55 @@ pub struct TlsConfig {
     /// Skip certificate verification.
     #[serde(default)]
     pub insecure_skip_verify: bool,
+    /// Lowest TLS version to accept (`TLS10` to `TLS13`; rustls speaks 1.2 and 1.3 only,
+    /// so a lower minimum changes nothing).
+    #[serde(default)]
+    pub min_version: Option<TlsVersion>,
+    /// Highest TLS version to accept.
+    #[serde(default)]
+    pub max_version: Option<TlsVersion>,
+}
+
+/// A TLS protocol version, written as Prometheus writes it (`TLS12`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+pub enum TlsVersion {
+    /// TLS 1.0.
+    #[serde(rename = "TLS10")]
+    Tls10,
+    /// TLS 1.1.
+    #[serde(rename = "TLS11")]
+    Tls11,
+    /// TLS 1.2.
+    #[serde(rename = "TLS12")]
+    Tls12,
+    /// TLS 1.3.
+    #[serde(rename = "TLS13")]
+    Tls13,
+}
+
+impl TlsVersion {
+    /// reqwest's name for it.
+    pub(crate) fn to_reqwest(self) -> reqwest::tls::Version {
+        match self {
+            TlsVersion::Tls10 => reqwest::tls::Version::TLS_1_0,
+            TlsVersion::Tls11 => reqwest::tls::Version::TLS_1_1,
+            TlsVersion::Tls12 => reqwest::tls::Version::TLS_1_2,
+            TlsVersion::Tls13 => reqwest::tls::Version::TLS_1_3,
+        }
+    }
 }
 
 impl TlsConfig {
-    /// Prometheus's `TLSConfig.Validate`: a client certificate needs its key and back.
+    /// Prometheus's `TLSConfig.Validate`: a client certificate needs its key and back,
+    /// and the version range must not be empty.
     pub fn validate(&self) -> Result<(), HttpClientError> {
+        if let (Some(min), Some(max)) = (self.min_version, self.max_version) {
+            if min > max {
+                return Err(HttpClientError::Conflict(
+                    "tls_config.max_version must be greater than or equal to tls_config.min_version if both are specified",
+                ));
+            }
+        }
         match (&self.cert_file, &self.key_file) {
             (Some(_), None) => Err(HttpClientError::IncompleteClientCert {
                 missing: "key or key_file",

@@ -33,5 +33,5 @@ mod error;
 mod tests;
 
 pub use build::read_secret;
-pub use config::{Authorization, BasicAuth, HttpClientConfig, TlsConfig};
+pub use config::{Authorization, BasicAuth, HttpClientConfig, TlsConfig, TlsVersion};
 pub use error::HttpClientError;

@@ -47,9 +47,10 @@ fn unknown_keys_are_refused_at_every_level() {
         "basic_auth: {username: u, pasword: p}\n",
         "authorization: {credentails: x}\n",
         "tls_config: {ca: x}\n",
+        "tls_config: {min_version: TLS14}\n",
     ] {
         let err = serde_saphyr::from_str::<HttpClientConfig>(yaml).unwrap_err();
-        assert!(err.to_string().contains("unknown field"), "{yaml}: {err}");
+        assert!(err.to_string().contains("unknown"), "{yaml}: {err}");
     }
 }
 
@@ -90,6 +91,10 @@ fn validation_follows_prometheus_with_its_messages() {
     check(
         "tls_config: {cert_file: /c}\n",
         "exactly one of key or key_file must be configured when a client certificate is configured",
+    );
+    check(
+        "tls_config: {min_version: TLS13, max_version: TLS12}\n",
+        "tls_config.max_version must be greater than or equal to tls_config.min_version if both are specified",
     );
     check(
         "tls_config: {key_file: /k}\n",
@@ -205,6 +210,17 @@ fn build_reads_certificates_and_checks_the_proxy() {
     parse("tls_config: {insecure_skip_verify: true}\nfollow_redirects: false\n")
         .build()
         .unwrap();
+    let cfg = parse("tls_config: {min_version: TLS12, max_version: TLS13}\n");
+    assert_eq!(
+        cfg.tls_config.as_ref().unwrap().min_version,
+        Some(TlsVersion::Tls12)
+    );
+    cfg.build().unwrap();
+    // rustls has no TLS 1.1: a range that ends there leaves nothing to speak.
+    let err = parse("tls_config: {max_version: TLS11}\n")
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, HttpClientError::Build(_)), "{err:?}");
 }
 
 #[test]

@@ -223,6 +223,14 @@ impl KubernetesSdConfig {
         }
         let http = self.http_client_config();
         http.validate().map_err(DiscoveryError::Http)?;
+        if let Some(t) = &self.tls_config {
+            if t.min_version.is_some() || t.max_version.is_some() {
+                return Err(DiscoveryError::Unsupported {
+                    option: "tls_config.min_version/max_version",
+                    reason: "the Kubernetes client negotiates TLS 1.2 or 1.3 itself",
+                });
+            }
+        }
         // kube sends tokens only as `Bearer`; Prometheus would send any scheme.
         if let Some(a) = &self.authorization {
             if a.scheme() != "Bearer" {

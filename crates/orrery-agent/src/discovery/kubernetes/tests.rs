@@ -98,6 +98,10 @@ fn config_validation_follows_prometheus() {
         "exactly one of key or key_file must be configured when a client certificate is configured",
     );
     check(
+        serde_json::json!({"role": "pod", "api_server": "http://a", "tls_config": {"min_version": "TLS13"}}),
+        "'tls_config.min_version/max_version' is not supported",
+    );
+    check(
         serde_json::json!({"role": "pod", "api_server": "http://a", "bearer_token_file": "/t", "authorization": {"credentials": "x"}}),
         "authorization is not compatible with bearer_token & bearer_token_file",
     );
