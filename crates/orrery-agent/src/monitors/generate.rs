@@ -6,13 +6,73 @@
 
 use std::collections::BTreeSet;
 
-use orrery_model::{parse_duration, RelabelConfig, Relabeler};
+use orrery_model::{parse_duration, RelabelConfig, RelabelError, Relabeler};
 use serde_json::{json, Map, Value};
 
 use super::spec::*;
 use super::{podmonitor, servicemonitor, MonitorKind, Notes};
 use crate::config::{GlobalConfig, MonitorsConfig, MonitorsError, ScrapeConfig};
 use crate::discovery::kubernetes::{sanitize_label_name, KubernetesSdConfig, Role};
+
+/// Why a monitor cannot be turned into jobs, as the operator would refuse it (the
+/// monitor gets no jobs and is logged). Messages start with the monitor's field.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GenerateError {
+    /// `spec` does not have the monitor's shape.
+    #[error("spec: {0}")]
+    Spec(#[source] serde_json::Error),
+    /// One endpoint is wrong; `at` is `spec.endpoints[i]` or `spec.podMetricsEndpoints[i]`.
+    #[error("{at}: {problem}")]
+    Endpoint {
+        /// The endpoint's path in the spec.
+        at: String,
+        /// What is wrong with it.
+        problem: Box<GenerateError>,
+    },
+    /// `interval` or `scrapeTimeout` is not a duration.
+    #[error("{field}: {reason}")]
+    Duration {
+        /// The field.
+        field: &'static str,
+        /// Why it does not parse.
+        reason: String,
+    },
+    /// A `matchExpressions` term has an operator Kubernetes does not define.
+    #[error("spec.selector.matchExpressions[{index}]: unknown operator {operator:?}")]
+    SelectorOperator {
+        /// The term's position.
+        index: usize,
+        /// The operator as written.
+        operator: String,
+    },
+    /// A relabeling does not have Prometheus's `relabel_config` shape.
+    #[error("{field}[{index}]: {source}")]
+    RelabelShape {
+        /// `relabelings` or `metricRelabelings`.
+        field: &'static str,
+        /// The rule's position.
+        index: usize,
+        /// serde's reason.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A relabeling is refused as Prometheus would refuse it.
+    #[error("{field}[{index}]: {source}")]
+    Relabel {
+        /// `relabelings` or `metricRelabelings`.
+        field: &'static str,
+        /// The rule's position.
+        index: usize,
+        /// The rule's problem.
+        #[source]
+        source: RelabelError,
+    },
+    /// A generated job is not a valid scrape config (a value copied from the spec that
+    /// the Prometheus field refuses).
+    #[error("{0}")]
+    Job(#[source] serde_json::Error),
+}
 
 /// The `endpoint` target label: `port`, else `targetPort` as a string.
 pub(super) fn endpoint_label(ep: &EndpointSpec) -> Option<String> {
@@ -35,7 +95,7 @@ pub(super) fn finish_rules(
     job_label_prefix: &str,
     spec: &MonitorSpec,
     ep: &EndpointSpec,
-) -> Result<(), String> {
+) -> Result<(), GenerateError> {
     if !spec.job_label.is_empty() {
         rules.push(json!({
             "source_labels": [format!("{job_label_prefix}{}", sanitize_label_name(&spec.job_label))],
@@ -62,7 +122,10 @@ pub(super) fn join_values(values: &[String]) -> String {
 
 /// The label selector as relabel rules on `__meta_kubernetes_<object>_label_*` and
 /// `…_labelpresent_*`: `matchLabels` sorted by key, then `matchExpressions` in order.
-pub(super) fn selector_rules(object: &str, sel: &LabelSelector) -> Result<Vec<Value>, String> {
+pub(super) fn selector_rules(
+    object: &str,
+    sel: &LabelSelector,
+) -> Result<Vec<Value>, GenerateError> {
     let label = |k: &str| {
         format!(
             "__meta_kubernetes_{object}_label_{}",
@@ -95,9 +158,10 @@ pub(super) fn selector_rules(object: &str, sel: &LabelSelector) -> Result<Vec<Va
             "Exists" => ("keep", vec![present(&e.key)], "true".to_owned()),
             "DoesNotExist" => ("drop", vec![present(&e.key)], "true".to_owned()),
             other => {
-                return Err(format!(
-                    "spec.selector.matchExpressions[{i}]: unknown operator {other:?}"
-                ))
+                return Err(GenerateError::SelectorOperator {
+                    index: i,
+                    operator: other.to_owned(),
+                })
             }
         };
         rules.push(json!({"action": action, "source_labels": sources, "regex": regex}));
@@ -122,7 +186,10 @@ pub(super) fn sd_config(role: Role, namespace: &str, sel: &NamespaceSelector) ->
 }
 
 /// The operator's relabel rules (camelCase) as Prometheus `relabel_config`s.
-pub(super) fn relabelings_from(rules: &[RelabelSpec], field: &str) -> Result<Vec<Value>, String> {
+pub(super) fn relabelings_from(
+    rules: &[RelabelSpec],
+    field: &'static str,
+) -> Result<Vec<Value>, GenerateError> {
     let mut out = Vec::new();
     for (i, r) in rules.iter().enumerate() {
         let mut m = Map::new();
@@ -150,8 +217,16 @@ pub(super) fn relabelings_from(rules: &[RelabelSpec], field: &str) -> Result<Vec
         let rule = Value::Object(m);
         // Check the rule now so the message names the monitor's field.
         let parsed: RelabelConfig =
-            serde_json::from_value(rule.clone()).map_err(|e| format!("{field}[{i}]: {e}"))?;
-        Relabeler::new(std::slice::from_ref(&parsed)).map_err(|e| format!("{field}[{i}]: {e}"))?;
+            serde_json::from_value(rule.clone()).map_err(|source| GenerateError::RelabelShape {
+                field,
+                index: i,
+                source,
+            })?;
+        Relabeler::new(std::slice::from_ref(&parsed)).map_err(|source| GenerateError::Relabel {
+            field,
+            index: i,
+            source,
+        })?;
         out.push(rule);
     }
     Ok(out)
@@ -164,13 +239,13 @@ pub(super) fn common_settings(
     ep: &EndpointSpec,
     at: &str,
     notes: &mut Notes,
-) -> Result<(), String> {
+) -> Result<(), GenerateError> {
     for (field, key, value) in [
         ("interval", "scrape_interval", &ep.interval),
         ("scrapeTimeout", "scrape_timeout", &ep.scrape_timeout),
     ] {
         if let Some(d) = value.as_ref().filter(|d| !d.is_empty()) {
-            parse_duration(d).map_err(|e| format!("{field}: {e}"))?;
+            parse_duration(d).map_err(|reason| GenerateError::Duration { field, reason })?;
             job[key] = json!(d);
         }
     }
@@ -292,9 +367,8 @@ pub fn generate_jobs(
     name: &str,
     spec: &Value,
     service_role: Role,
-) -> Result<(Vec<Value>, Vec<String>), String> {
-    let parsed: MonitorSpec =
-        serde_json::from_value(spec.clone()).map_err(|e| format!("spec: {e}"))?;
+) -> Result<(Vec<Value>, Vec<String>), GenerateError> {
+    let parsed: MonitorSpec = serde_json::from_value(spec.clone()).map_err(GenerateError::Spec)?;
     let mut notes = unsupported_fields(kind, spec);
     let jobs = match kind {
         MonitorKind::ServiceMonitor => {
@@ -313,11 +387,11 @@ pub fn scrape_configs(
     name: &str,
     spec: &Value,
     cfg: &MonitorsConfig,
-) -> Result<(Vec<ScrapeConfig>, Vec<String>), String> {
+) -> Result<(Vec<ScrapeConfig>, Vec<String>), GenerateError> {
     let (jobs, notes) = generate_jobs(kind, namespace, name, spec, service_role(cfg))?;
     let mut out = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let mut sc: ScrapeConfig = serde_json::from_value(job).map_err(|e| e.to_string())?;
+        let mut sc: ScrapeConfig = serde_json::from_value(job).map_err(GenerateError::Job)?;
         for sd in &mut sc.kubernetes_sd_configs {
             let names = std::mem::take(&mut sd.namespaces.names);
             *sd = sd_base(cfg, sd.role);

@@ -56,7 +56,7 @@ mod tests;
 
 use kube::api::{ApiResource, GroupVersionKind};
 
-pub use generate::{generate_jobs, merge_jobs, scrape_configs};
+pub use generate::{generate_jobs, merge_jobs, scrape_configs, GenerateError};
 pub use watch::run;
 pub(crate) use watch::MonitorsTask;
 

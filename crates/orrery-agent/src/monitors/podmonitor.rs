@@ -20,7 +20,9 @@
 
 use serde_json::{json, Value};
 
-use super::generate::{common_settings, finish_rules, running_filter, sd_config, selector_rules};
+use super::generate::{
+    common_settings, finish_rules, running_filter, sd_config, selector_rules, GenerateError,
+};
 use super::servicemonitor::copy_label;
 use super::spec::{EndpointSpec, MonitorSpec, PortMatch};
 use super::Notes;
@@ -32,13 +34,17 @@ pub(super) fn generate(
     name: &str,
     spec: &MonitorSpec,
     notes: &mut Notes,
-) -> Result<Vec<Value>, String> {
+) -> Result<Vec<Value>, GenerateError> {
     let selector = selector_rules("pod", &spec.selector)?;
     let mut jobs = Vec::new();
     for (i, ep) in spec.pod_metrics_endpoints.iter().enumerate() {
         let at = format!("spec.podMetricsEndpoints[{i}]");
-        let job = endpoint_job(namespace, name, spec, &selector, i, ep, &at, notes)
-            .map_err(|e| format!("{at}: {e}"))?;
+        let job = endpoint_job(namespace, name, spec, &selector, i, ep, &at, notes).map_err(
+            |problem| GenerateError::Endpoint {
+                at: at.clone(),
+                problem: Box::new(problem),
+            },
+        )?;
         jobs.push(job);
     }
     Ok(jobs)
@@ -54,7 +60,7 @@ fn endpoint_job(
     ep: &EndpointSpec,
     at: &str,
     notes: &mut Notes,
-) -> Result<Value, String> {
+) -> Result<Value, GenerateError> {
     let mut job = json!({
         "job_name": format!("podMonitor/{namespace}/{name}/{i}"),
         "kubernetes_sd_configs": [sd_config(Role::Pod, namespace, &spec.namespace_selector)],

@@ -24,7 +24,7 @@
 
 use serde_json::{json, Value};
 
-use super::generate::{common_settings, finish_rules, sd_config, selector_rules};
+use super::generate::{common_settings, finish_rules, sd_config, selector_rules, GenerateError};
 use super::spec::{EndpointSpec, MonitorSpec, PortMatch};
 use super::Notes;
 use crate::discovery::kubernetes::{sanitize_label_name, Role};
@@ -36,12 +36,16 @@ pub(super) fn generate(
     spec: &MonitorSpec,
     role: Role,
     notes: &mut Notes,
-) -> Result<Vec<Value>, String> {
+) -> Result<Vec<Value>, GenerateError> {
     let selector = selector_rules("service", &spec.selector)?;
     let mut jobs = Vec::new();
     for (i, ep) in spec.endpoints.iter().enumerate() {
-        let job = endpoint_job(namespace, name, spec, &selector, role, i, ep, notes)
-            .map_err(|e| format!("spec.endpoints[{i}]: {e}"))?;
+        let job = endpoint_job(namespace, name, spec, &selector, role, i, ep, notes).map_err(
+            |problem| GenerateError::Endpoint {
+                at: format!("spec.endpoints[{i}]"),
+                problem: Box::new(problem),
+            },
+        )?;
         jobs.push(job);
     }
     Ok(jobs)
@@ -57,7 +61,7 @@ fn endpoint_job(
     i: usize,
     ep: &EndpointSpec,
     notes: &mut Notes,
-) -> Result<Value, String> {
+) -> Result<Value, GenerateError> {
     let mut job = json!({
         "job_name": format!("serviceMonitor/{namespace}/{name}/{i}"),
         "kubernetes_sd_configs": [sd_config(role, namespace, &spec.namespace_selector)],

@@ -302,7 +302,8 @@ fn invalid_monitors_are_rejected_with_the_field() {
             &spec,
             Role::Endpoints,
         )
-        .expect_err("must fail");
+        .expect_err("must fail")
+        .to_string();
         assert!(err.starts_with(want), "{spec}: {err}");
     }
 }
