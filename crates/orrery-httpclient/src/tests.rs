@@ -233,3 +233,30 @@ fn validate_runs_before_anything_is_read() {
         "{err:?}"
     );
 }
+
+#[test]
+fn it_embeds_as_a_nested_http_config_as_alertmanager_receivers_do() {
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Webhook {
+        #[allow(dead_code)]
+        url: String,
+        #[serde(default)]
+        http_config: HttpClientConfig,
+    }
+    let w: Webhook = serde_saphyr::from_str("url: http://hook\n").unwrap();
+    assert_eq!(w.http_config, HttpClientConfig::default());
+    let w: Webhook = serde_saphyr::from_str(
+        "url: http://hook\nhttp_config:\n  authorization: {credentials: x}\n  follow_redirects: false\n",
+    )
+    .unwrap();
+    assert!(!w.http_config.follow_redirects);
+    let err =
+        serde_saphyr::from_str::<Webhook>("url: http://hook\nhttp_config:\n  bearer_tokn: x\n")
+            .unwrap_err()
+            .to_string();
+    assert!(
+        err.contains("unknown field `bearer_tokn`") && err.contains("line 3"),
+        "{err}"
+    );
+}
