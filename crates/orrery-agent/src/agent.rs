@@ -6,13 +6,11 @@
 //! ServiceMonitors and PodMonitors; the task merges them with the file's jobs and
 //! re-applies (unchanged jobs keep their loops).
 
-use crate::config::InvalidConfig;
-use crate::config::{AgentConfig, ConfigError, ScrapeConfig, ScrapeJob};
+use crate::config::{AgentConfig, ConfigError, InvalidConfig, ScrapeConfig, ScrapeJob};
 use crate::discovery::{file_sd, kubernetes, static_sd, Update};
 use crate::monitors::{self, MonitorsTask};
 use crate::scrape::{JobContext, ScrapeManager, Sink, SinkError, TargetsSnapshot};
-use crate::send::SendError;
-use crate::send::{Delivery, DeliveryStats, SenderConfig};
+use crate::send::{Delivery, DeliveryStats, SendError, SenderConfig};
 use orrery_httpclient::HttpClientError;
 use orrery_model::{RelabelError, Relabeler};
 use std::path::{Path, PathBuf};
