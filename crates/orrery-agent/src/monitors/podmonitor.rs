@@ -16,15 +16,16 @@
 //!    non-empty; `endpoint` from `port` (or `targetPort`);
 //! 8. the endpoint's own `relabelings`.
 //!
-//! Pure: no I/O; the watcher in `mod.rs` calls [`generate`].
+//! Pure: no I/O; `generate.rs` calls [`generate`].
 
 use serde_json::{json, Value};
 
-use super::servicemonitor::copy_label;
-use super::{
-    common_settings, finish_rules, running_filter, sd_config, selector_rules, EndpointSpec,
-    MonitorSpec, Notes, PortMatch,
+use super::generate::{
+    common_settings, finish_rules, running_filter, sd_config, selector_rules, GenerateError,
 };
+use super::servicemonitor::copy_label;
+use super::spec::{EndpointSpec, MonitorSpec, PortMatch};
+use super::Notes;
 use crate::discovery::kubernetes::Role;
 
 /// The Prometheus-shaped jobs (as JSON) of one PodMonitor, one per endpoint.
@@ -33,13 +34,17 @@ pub(super) fn generate(
     name: &str,
     spec: &MonitorSpec,
     notes: &mut Notes,
-) -> Result<Vec<Value>, String> {
+) -> Result<Vec<Value>, GenerateError> {
     let selector = selector_rules("pod", &spec.selector)?;
     let mut jobs = Vec::new();
     for (i, ep) in spec.pod_metrics_endpoints.iter().enumerate() {
         let at = format!("spec.podMetricsEndpoints[{i}]");
-        let job = endpoint_job(namespace, name, spec, &selector, i, ep, &at, notes)
-            .map_err(|e| format!("{at}: {e}"))?;
+        let job = endpoint_job(namespace, name, spec, &selector, i, ep, &at, notes).map_err(
+            |problem| GenerateError::Endpoint {
+                at: at.clone(),
+                problem: Box::new(problem),
+            },
+        )?;
         jobs.push(job);
     }
     Ok(jobs)
@@ -55,7 +60,7 @@ fn endpoint_job(
     ep: &EndpointSpec,
     at: &str,
     notes: &mut Notes,
-) -> Result<Value, String> {
+) -> Result<Value, GenerateError> {
     let mut job = json!({
         "job_name": format!("podMonitor/{namespace}/{name}/{i}"),
         "kubernetes_sd_configs": [sd_config(Role::Pod, namespace, &spec.namespace_selector)],

@@ -20,14 +20,13 @@
 //!    non-empty; `endpoint` from `port` (or `targetPort`);
 //! 8. the endpoint's own `relabelings`.
 //!
-//! Pure: no I/O; the watcher in `mod.rs` calls [`generate`].
+//! Pure: no I/O; `generate.rs` calls [`generate`].
 
 use serde_json::{json, Value};
 
-use super::{
-    common_settings, finish_rules, sd_config, selector_rules, EndpointSpec, MonitorSpec, Notes,
-    PortMatch,
-};
+use super::generate::{common_settings, finish_rules, sd_config, selector_rules, GenerateError};
+use super::spec::{EndpointSpec, MonitorSpec, PortMatch};
+use super::Notes;
 use crate::discovery::kubernetes::{sanitize_label_name, Role};
 
 /// The Prometheus-shaped jobs (as JSON) of one ServiceMonitor, one per endpoint.
@@ -37,12 +36,16 @@ pub(super) fn generate(
     spec: &MonitorSpec,
     role: Role,
     notes: &mut Notes,
-) -> Result<Vec<Value>, String> {
+) -> Result<Vec<Value>, GenerateError> {
     let selector = selector_rules("service", &spec.selector)?;
     let mut jobs = Vec::new();
     for (i, ep) in spec.endpoints.iter().enumerate() {
-        let job = endpoint_job(namespace, name, spec, &selector, role, i, ep, notes)
-            .map_err(|e| format!("spec.endpoints[{i}]: {e}"))?;
+        let job = endpoint_job(namespace, name, spec, &selector, role, i, ep, notes).map_err(
+            |problem| GenerateError::Endpoint {
+                at: format!("spec.endpoints[{i}]"),
+                problem: Box::new(problem),
+            },
+        )?;
         jobs.push(job);
     }
     Ok(jobs)
@@ -58,7 +61,7 @@ fn endpoint_job(
     i: usize,
     ep: &EndpointSpec,
     notes: &mut Notes,
-) -> Result<Value, String> {
+) -> Result<Value, GenerateError> {
     let mut job = json!({
         "job_name": format!("serviceMonitor/{namespace}/{name}/{i}"),
         "kubernetes_sd_configs": [sd_config(role, namespace, &spec.namespace_selector)],
@@ -107,7 +110,7 @@ fn endpoint_job(
         rules.push(json!({"source_labels": [source], "target_label": target}));
     }
     if ep.filter_running.unwrap_or(true) {
-        rules.push(super::running_filter());
+        rules.push(super::generate::running_filter());
     }
     for l in &spec.target_labels {
         rules.push(copy_label("__meta_kubernetes_service_label_", l));

@@ -10,8 +10,9 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::*;
-use crate::config::AgentConfig;
+use crate::config::{AgentConfig, GlobalConfig, MonitorsConfig, ScrapeConfig};
 use crate::discovery::kubernetes::tests::fake_api::FakeApi;
+use crate::discovery::kubernetes::Role;
 
 fn sm(spec: Value) -> Vec<Value> {
     let (jobs, notes) = generate_jobs(
@@ -301,7 +302,8 @@ fn invalid_monitors_are_rejected_with_the_field() {
             &spec,
             Role::Endpoints,
         )
-        .expect_err("must fail");
+        .expect_err("must fail")
+        .to_string();
         assert!(err.starts_with(want), "{spec}: {err}");
     }
 }
