@@ -195,3 +195,40 @@ fn selector_regexes_read_perl_classes_as_ascii_like_prometheus() {
     assert_eq!(got(r#"m{x=~"\\d+"}"#), [(r#"m{x="12"}"#.to_string(), 1.0)]);
     assert_eq!(got(r#"m{x!~"\\d+"}"#), [(r#"m{x="١٢"}"#.to_string(), 1.0)]);
 }
+
+/// `promql-parser` compiles selector regexes in the `regex` crate's syntax, which has
+/// no `\Q…\E` and reserves `[` inside a class; the parser's workaround reads them as
+/// Go does, through queries, subqueries and range selectors alike.
+#[test]
+fn selector_regexes_that_only_go_accepts_select_as_in_prometheus() {
+    let s = MemStore::new();
+    for x in ["a.b", "axb", "[z"] {
+        s.add(
+            Labels::from_pairs([("__name__", "up"), ("job", x)]),
+            [Sample::new(0, 1.0)],
+        );
+    }
+    let got = |q: &str| {
+        let r = Engine::default()
+            .instant_query(&s, q, 0)
+            .unwrap_or_else(|e| panic!("{q}: {e}"));
+        scalar_or_vec(&r.value)
+    };
+    let one = |job: &str| vec![(format!("up{{job=\"{job}\"}}"), 1.0)];
+    assert_eq!(got(r#"up{job=~"a\\Q.\\Eb"}"#), one("a.b"));
+    assert_eq!(got(r"up{job=~`a\Q.\E(b)`}"), one("a.b"));
+    assert_eq!(got(r#"up{job=~"[[]z"}"#), one("[z"));
+    assert_eq!(
+        got(r#"count_over_time({job=~"[[]z"}[1m])"#),
+        vec![(r#"{job="[z"}"#.to_string(), 1.0)]
+    );
+    assert_eq!(
+        got(r#"max_over_time(up{job!~"a\\Q.\\Eb|[[]z"}[1m:10s] @ 0)"#),
+        vec![(r#"{job="axb"}"#.to_string(), 1.0)]
+    );
+    let err = Engine::default()
+        .instant_query(&s, r#"up{job=~"a(b"}"#, 0)
+        .unwrap_err();
+    assert!(matches!(err, crate::PromqlError::Parse(_)), "{err}");
+    assert!(err.to_string().contains("unclosed group"), "{err}");
+}

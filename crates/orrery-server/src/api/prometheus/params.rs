@@ -159,7 +159,6 @@ pub(crate) fn parse_time(s: &str) -> Option<i64> {
     orrery_model::go::time::parse_rfc3339(s).ok()
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -332,6 +332,58 @@ async fn raw_string_selectors_work_in_every_match_parameter() {
     );
 }
 
+/// `match[]` regexes are read in Go's dialect, as in queries: `\Q…\E` and a literal
+/// `[` inside a class select what Prometheus selects, and a pattern Go rejects is a
+/// 400 `bad_data` naming it.
+#[tokio::test]
+async fn match_regexes_are_read_as_go_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = server(dir.path()).router();
+    let now = super::query::now_ms();
+    let wr = WriteRequest {
+        timeseries: ["a.b", "axb", "[z"]
+            .into_iter()
+            .map(|job| TimeSeries {
+                labels: Labels::from_pairs([("__name__", "up"), ("job", job)]),
+                samples: vec![Sample::new(now, 1.0)],
+            })
+            .collect(),
+        metadata: vec![],
+    };
+    let (s, _, _) = send(
+        &r,
+        write(orrery_wire::encode_v1(&wr), orrery_wire::CONTENT_TYPE_V1),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let enc = |sel: &str| form_urlencoded::byte_serialize(sel.as_bytes()).collect::<String>();
+    for (sel, job) in [
+        (r#"up{job=~"a\\Q.\\Eb"}"#, "a.b"),
+        (r#"{job=~"[[]z"}"#, "[z"),
+    ] {
+        let (s, v) = get_json(&r, &format!("/api/v1/series?match[]={}", enc(sel))).await;
+        assert_eq!(s, StatusCode::OK, "{sel}: {v}");
+        assert_eq!(
+            v["data"],
+            serde_json::json!([{"__name__": "up", "job": job}]),
+            "{sel}"
+        );
+    }
+    for sel in [r#"{job=~"a(b"}"#, r#"up{job!~"\\p{Foo}"}"#] {
+        for uri in [
+            format!("/api/v1/series?match[]={}", enc(sel)),
+            format!("/api/v1/query?query={}", enc(sel)),
+        ] {
+            let (s, v) = get_json(&r, &uri).await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}: {v}");
+            assert_eq!(v["errorType"], "bad_data");
+            let msg = v["error"].as_str().unwrap();
+            assert!(msg.contains("invalid regular expression"), "{msg}");
+            assert!(msg.contains(r#"for label "job""#), "{msg}");
+        }
+    }
+}
+
 /// Prometheus's grammar has no `or` between matchers: a 400 on `match[]` and in
 /// queries alike (the query used to be a 422 `execution` error).
 #[tokio::test]
