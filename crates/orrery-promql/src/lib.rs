@@ -7,7 +7,9 @@
 //! through `Queryable`, so it is tested on the in-memory [`MemStore`]), must not do
 //! I/O, and must never panic on a query: every failure is a [`PromqlError`].
 //!
-//! Entry points: [`Engine::instant_query`] and [`Engine::range_query`].
+//! Entry points: [`Engine::instant_query`] and [`Engine::range_query`]. The
+//! [`script`] module runs Prometheus's promqltest scripts (and gives rule unit tests
+//! their series notation and loader).
 #![deny(missing_docs)]
 
 mod engine;
@@ -16,6 +18,7 @@ mod eval;
 mod functions;
 mod memstore;
 mod parse;
+pub mod script;
 mod value;
 
 #[cfg(test)]
