@@ -24,9 +24,18 @@ pub const ENV_DIR: &str = "ORRERY_CONFORMANCE_DIR";
 /// What a suite prints (after its name and `: `) when it skips for want of the data.
 pub const SKIP_LINE: &str = "skipped: conformance data not found; see docs/testing.md";
 
-/// The repository root (the workspace this crate belongs to).
+/// The repository root (the workspace this crate belongs to), canonical when it can be.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
+}
+
+/// `<repo_root>/../shared/conformance`, written without the `..` when it can be.
+fn default_dir(repo_root: &Path) -> PathBuf {
+    match repo_root.parent() {
+        Some(parent) => parent.join("shared/conformance"),
+        None => repo_root.join("../shared/conformance"),
+    }
 }
 
 /// Whether this run is a CI run: `CI` is set, to any value (`.ci/run` sets `CI=1`;
@@ -57,7 +66,7 @@ pub fn lookup(env_dir: Option<&Path>, repo_root: &Path) -> Lookup {
             Lookup::BadEnv(dir.to_path_buf())
         };
     }
-    let default = repo_root.join("../shared/conformance");
+    let default = default_dir(repo_root);
     if default.is_dir() {
         Lookup::Found(default)
     } else {
@@ -135,7 +144,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let repo = t.path().join("repo");
         std::fs::create_dir(&repo).unwrap();
-        let default = repo.join("../shared/conformance");
+        let default = t.path().join("shared/conformance");
         assert_eq!(lookup(None, &repo), Lookup::Missing(default.clone()));
         assert_eq!(
             lookup(Some(Path::new("")), &repo),
