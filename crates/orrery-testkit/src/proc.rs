@@ -170,6 +170,29 @@ impl Proc {
         }
     }
 
+    /// SIGTERM, and the process must exit with code 0 within `timeout` (a clean
+    /// shutdown).
+    ///
+    /// # Panics
+    /// When it does not, with the tail of its log.
+    pub fn terminate(&mut self, timeout: Duration) {
+        let started = Instant::now();
+        let s = self.signal_and_wait(libc::SIGTERM, timeout);
+        assert_eq!(
+            s.code(),
+            Some(0),
+            "{} exited with {s} after SIGTERM; log tail:\n{}",
+            self.name,
+            self.log_tail(40)
+        );
+        println!(
+            "{} pid {} exited 0 after SIGTERM in {:?}",
+            self.name,
+            self.pid(),
+            started.elapsed()
+        );
+    }
+
     /// Stops the process without failing: SIGTERM, then SIGKILL if it is still running
     /// after `grace`. Returns the exit status.
     pub fn stop(&mut self, grace: Duration) -> ExitStatus {
@@ -233,11 +256,9 @@ pub fn http_status(url: &str, timeout: Duration) -> Result<u16, String> {
         .map_err(|e| e.to_string())?;
     s.set_write_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(|e| e.to_string())?;
+    // One write: `write!` on the unbuffered stream would send each piece separately.
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    s.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
     // "HTTP/1.1 200 OK": the status is the second word of the first line.
     let mut head = [0u8; 64];
     let mut n = 0;
@@ -374,9 +395,14 @@ mod tests {
         let addr = l.local_addr().unwrap();
         let t = std::thread::spawn(move || {
             let (mut c, _) = l.accept().unwrap();
+            let mut req = Vec::new();
             let mut buf = [0u8; 256];
-            let n = c.read(&mut buf).unwrap();
-            assert!(buf[..n].starts_with(b"GET /-/ready HTTP/1.1\r\n"));
+            while !req.ends_with(b"\r\n\r\n") {
+                let n = c.read(&mut buf).unwrap();
+                assert!(n > 0, "request ended early: {req:?}");
+                req.extend_from_slice(&buf[..n]);
+            }
+            assert!(req.starts_with(b"GET /-/ready HTTP/1.1\r\n"), "{req:?}");
             c.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
                 .unwrap();
         });

@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub use orrery_testkit::proc::{spawn_ready, wait_ready, Proc, READY_TIMEOUT};
 pub use orrery_testkit::rng::{mix as mix64, seed, Rng};
@@ -161,21 +161,7 @@ impl Orrery {
 
     /// SIGTERM and wait for a clean exit; the exit code must be 0.
     pub fn terminate(&mut self) {
-        let started = Instant::now();
-        let s = self
-            .proc
-            .signal_and_wait(libc::SIGTERM, Duration::from_secs(30));
-        assert_eq!(
-            s.code(),
-            Some(0),
-            "orrery server exited with {s} after SIGTERM; log tail:\n{}",
-            self.proc.log_tail(40)
-        );
-        println!(
-            "orrery server pid {} exited 0 after SIGTERM in {:?}",
-            self.proc.pid(),
-            started.elapsed()
-        );
+        self.proc.terminate(Duration::from_secs(30));
     }
 
     /// The value of an unlabelled sample in `/metrics`, or `None` if it is absent.
