@@ -11,7 +11,7 @@
 use super::parse::{Command, Eval, Expected, ExpectedSeries, Kind};
 use super::series::{SeqValue, SeriesDesc};
 use crate::{Engine, MemStore, PromqlError, QueryResult, Value};
-use orrery_model::{is_stale_nan, Labels, Sample};
+use orrery_model::{is_stale_nan, Labels, Sample, StorageError};
 use promql_parser::parser::{Expr, VectorSelector};
 use promql_parser::util::{walk_expr, ExprVisitor};
 use regex::Regex;
@@ -214,11 +214,22 @@ impl Runner {
                     self.histograms.clear();
                 }
                 Command::Load {
+                    line,
                     interval_ms,
                     with_nhcb,
                     series,
-                    ..
-                } => self.load(*interval_ms, *with_nhcb, series),
+                } => {
+                    if let Err(e) = self.load(*interval_ms, *with_nhcb, series) {
+                        out.push(EvalReport {
+                            line: *line,
+                            expr: String::new(),
+                            outcome: Outcome::Fail {
+                                reason: "runner: load failed".into(),
+                                detail: e.to_string(),
+                            },
+                        });
+                    }
+                }
                 Command::Error { line, msg } => out.push(EvalReport {
                     line: *line,
                     expr: String::new(),
@@ -237,8 +248,13 @@ impl Runner {
         out
     }
 
-    fn load(&mut self, interval: i64, with_nhcb: bool, series: &[(usize, SeriesDesc)]) {
-        super::load(&mut self.store, interval, series);
+    fn load(
+        &mut self,
+        interval: i64,
+        with_nhcb: bool,
+        series: &[(usize, SeriesDesc)],
+    ) -> Result<(), StorageError> {
+        super::load(&self.store, interval, series)?;
         // The histogram bookkeeping follows the same "last definition wins" rule.
         for (i, (_, d)) in series.iter().enumerate() {
             if series[i + 1..]
@@ -256,6 +272,7 @@ impl Runner {
                 }
             }
         }
+        Ok(())
     }
 
     fn add_histogram(&mut self, l: Labels) {
