@@ -6,13 +6,13 @@
 //! ServiceMonitors and PodMonitors; the task merges them with the file's jobs and
 //! re-applies (unchanged jobs keep their loops).
 
-use crate::config::AgentConfig;
-use crate::config::ScrapeConfig;
-use crate::discovery::monitors::{self, MonitorsTask};
+use crate::config::{AgentConfig, ConfigError, InvalidConfig, ScrapeConfig, ScrapeJob};
 use crate::discovery::{file_sd, kubernetes, static_sd, Update};
-use crate::scrape::{JobContext, ScrapeManager, Sink, TargetsSnapshot};
-use crate::send::{Delivery, DeliveryStats, SenderConfig};
-use orrery_model::Relabeler;
+use crate::monitors::{self, MonitorsTask};
+use crate::scrape::{JobContext, ScrapeManager, Sink, SinkError, TargetsSnapshot};
+use crate::send::{Delivery, DeliveryStats, SendError, SenderConfig};
+use orrery_httpclient::HttpClientError;
+use orrery_model::{RelabelError, Relabeler};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -24,18 +24,84 @@ use tokio::task::JoinHandle;
 pub enum AgentError {
     /// The configuration is unusable.
     #[error("{0}")]
-    Config(String),
+    Config(InvalidConfig),
+    /// `server.token_file` could not be read.
+    #[error("server.token_file {}: {source}", .path.display())]
+    TokenFile {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A job's HTTP client could not be made (a certificate file, the proxy URL).
+    #[error("job {job:?}: {source}")]
+    Client {
+        /// The job's name.
+        job: String,
+        /// Why.
+        #[source]
+        source: HttpClientError,
+    },
+    /// A job's relabel rules were refused (the configuration check lets none through).
+    #[error("job {job:?}: {field}: {source}")]
+    Relabel {
+        /// The job's name.
+        job: String,
+        /// `relabel_configs` or `metric_relabel_configs`.
+        field: &'static str,
+        /// The rule's problem.
+        #[source]
+        source: RelabelError,
+    },
+    /// The agent is shutting down and takes no more commands.
+    #[error("agent is stopping")]
+    Stopping,
     /// The queue or sender could not start.
     #[error("delivery: {0}")]
-    Delivery(String),
+    Delivery(#[source] SendError),
+}
+
+impl AgentConfig {
+    /// Reads and checks a file (see [`AgentConfig::parse`]).
+    pub fn load(path: &Path) -> Result<AgentConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks text; `name` is used in messages. Three steps: the shape
+    /// ([`AgentConfig::from_yaml`]), the file's own settings ([`AgentConfig::validate`]),
+    /// and, when enabled, the `monitors:` section
+    /// ([`MonitorsConfig::validate`](crate::config::MonitorsConfig::validate)). This is
+    /// assembly, so it lives here, above both `config` and `monitors`.
+    pub fn parse(text: &str, name: &str) -> Result<AgentConfig, ConfigError> {
+        let cfg = AgentConfig::from_yaml(text, name)?;
+        check(&cfg).map_err(|problem| ConfigError::Invalid {
+            path: name.to_string(),
+            problem: Box::new(problem),
+        })?;
+        Ok(cfg)
+    }
+}
+
+/// Every check of a parsed configuration: its own settings, then its monitors section.
+fn check(cfg: &AgentConfig) -> Result<(), InvalidConfig> {
+    cfg.validate()?;
+    if cfg.monitors.enabled {
+        cfg.monitors.validate().map_err(InvalidConfig::Monitors)?;
+    }
+    Ok(())
 }
 
 /// Pushes scrape results into the durable queue as remote-write bodies.
 struct DeliverySink(Arc<Delivery>);
 
 impl Sink for DeliverySink {
-    fn push(&self, key: u64, body: Vec<u8>) -> Result<(), String> {
-        self.0.push(key, body).map_err(|e| e.to_string())
+    fn push(&self, key: u64, body: Vec<u8>) -> Result<(), SinkError> {
+        Ok(self.0.push(key, body)?)
     }
 }
 
@@ -60,8 +126,9 @@ impl Agent {
             (Some(t), _) => Some(t.clone()),
             (None, Some(f)) => Some(
                 std::fs::read_to_string(f)
-                    .map_err(|e| {
-                        AgentError::Config(format!("server.token_file {}: {e}", f.display()))
+                    .map_err(|source| AgentError::TokenFile {
+                        path: f.clone(),
+                        source,
                     })?
                     .trim()
                     .to_string(),
@@ -80,7 +147,7 @@ impl Agent {
         let delivery = Arc::new(
             Delivery::start(sender)
                 .await
-                .map_err(|e| AgentError::Delivery(e.to_string()))?,
+                .map_err(AgentError::Delivery)?,
         );
         let (ctx, crx) = mpsc::channel(16);
         let task = tokio::spawn(update_loop(cfg, delivery.clone(), crx));
@@ -106,9 +173,8 @@ impl Agent {
         self.commands
             .send(Command::Reload(Box::new(cfg), tx))
             .await
-            .map_err(|_| AgentError::Config("agent is stopping".into()))?;
-        rx.await
-            .unwrap_or_else(|_| Err(AgentError::Config("agent is stopping".into())))
+            .map_err(|_| AgentError::Stopping)?;
+        rx.await.unwrap_or(Err(AgentError::Stopping))
     }
 
     /// Delivery statistics.
@@ -205,17 +271,13 @@ fn apply_config(
     delivery: &Arc<Delivery>,
     utx: &mpsc::Sender<(String, Update)>,
 ) -> Result<(), AgentError> {
-    cfg.validate().map_err(AgentError::Config)?;
+    check(cfg).map_err(AgentError::Config)?;
     jobs.monitors.ensure(&cfg.monitors, &mut jobs.monitor_jobs);
     let scrape_configs = monitors::merge_jobs(&cfg.scrape_configs, &jobs.monitor_jobs, &cfg.global);
     let external: Vec<(String, String)> = cfg.all_external_labels().into_iter().collect();
     // Build every job first so a bad reload changes nothing.
     let mut contexts = Vec::new();
     for (i, sc) in scrape_configs.into_iter().enumerate() {
-        let mut sc = sc;
-        // Resolve the global defaults into the job, so later stages need only the job.
-        sc.scrape_interval = Some(sc.interval(&cfg.global));
-        sc.scrape_timeout = Some(sc.timeout(&cfg.global));
         let client = match build_client(&sc) {
             Ok(client) => client,
             // A monitor's job (after the file's) that cannot start is skipped, not fatal.
@@ -223,20 +285,29 @@ fn apply_config(
                 tracing::warn!(job = %sc.job_name, %error, "monitor job skipped");
                 continue;
             }
-            Err(e) => return Err(AgentError::Config(format!("job {:?}: {e}", sc.job_name))),
+            Err(source) => {
+                return Err(AgentError::Client {
+                    job: sc.job_name,
+                    source,
+                })
+            }
         };
-        let metric_relabel = Relabeler::new(&sc.metric_relabel_configs).map_err(|e| {
-            AgentError::Config(format!(
-                "job {:?}: metric_relabel_configs: {e}",
-                sc.job_name
-            ))
-        })?;
-        let signature = format!("{sc:?}{external:?}");
+        let metric_relabel =
+            Relabeler::new(&sc.metric_relabel_configs).map_err(|source| AgentError::Relabel {
+                job: sc.job_name.clone(),
+                field: "metric_relabel_configs",
+                source,
+            })?;
+        let http = sc.http_client_config();
+        // Later stages need only the job: its intervals are resolved once, here.
+        let scrape = ScrapeJob::new(sc, &cfg.global);
+        let signature = format!("{scrape:?}{external:?}");
         contexts.push((
             signature,
             Arc::new(JobContext {
-                sc,
+                scrape,
                 client,
+                http,
                 metric_relabel,
                 external: external.clone(),
                 sink: Arc::new(DeliverySink(delivery.clone())),
@@ -248,7 +319,7 @@ fn apply_config(
     }
     let wanted: Vec<String> = contexts
         .iter()
-        .map(|(_, c)| c.sc.job_name.clone())
+        .map(|(_, c)| c.scrape.config.job_name.clone())
         .collect();
     for name in jobs.manager.job_names() {
         if !wanted.contains(&name) {
@@ -257,11 +328,15 @@ fn apply_config(
         }
     }
     for (signature, ctx) in contexts {
-        let name = ctx.sc.job_name.clone();
+        let name = ctx.scrape.config.job_name.clone();
         if jobs.signature.get(&name) != Some(&signature) {
             jobs.manager
                 .set_job(ctx.clone())
-                .map_err(AgentError::Config)?;
+                .map_err(|source| AgentError::Relabel {
+                    job: name.clone(),
+                    field: "relabel_configs",
+                    source,
+                })?;
             jobs.signature.insert(name.clone(), signature);
         }
         spawn_discovery(&mut jobs.discovery, &ctx, utx);
@@ -276,7 +351,7 @@ fn spawn_discovery(
     ctx: &JobContext,
     utx: &mpsc::Sender<(String, Update)>,
 ) {
-    let job = ctx.sc.job_name.clone();
+    let job = ctx.scrape.config.job_name.clone();
     let mut idx = 0usize;
     let mut forward = |tasks: &mut Vec<JoinHandle<()>>| {
         let (tx, mut rx) = mpsc::channel::<Update>(16);
@@ -297,15 +372,15 @@ fn spawn_discovery(
         tx
     };
     let tx = forward(tasks);
-    let groups = static_sd::groups(&ctx.sc.static_configs);
+    let groups = static_sd::groups(&ctx.scrape.config.static_configs);
     tasks.push(tokio::spawn(async move {
         let _ = tx.send(groups).await;
     }));
-    for f in &ctx.sc.file_sd_configs {
+    for f in &ctx.scrape.config.file_sd_configs {
         let tx = forward(tasks);
         tasks.push(tokio::spawn(file_sd::run(f.clone(), tx)));
     }
-    for k in &ctx.sc.kubernetes_sd_configs {
+    for k in &ctx.scrape.config.kubernetes_sd_configs {
         let tx = forward(tasks);
         let k = k.clone();
         let job = job.clone();
@@ -317,41 +392,10 @@ fn spawn_discovery(
     }
 }
 
-fn build_client(sc: &crate::config::ScrapeConfig) -> Result<reqwest::Client, String> {
-    let mut b = reqwest::Client::builder()
-        .redirect(if sc.follow_redirects {
-            reqwest::redirect::Policy::limited(10)
-        } else {
-            reqwest::redirect::Policy::none()
-        })
-        .gzip(sc.enable_compression);
-    if let Some(tls) = &sc.tls_config {
-        let read = |p: &PathBuf| {
-            std::fs::read(p).map_err(|e| format!("tls_config: reading {}: {e}", p.display()))
-        };
-        if let Some(ca) = &tls.ca_file {
-            for cert in reqwest::Certificate::from_pem_bundle(&read(ca)?)
-                .map_err(|e| format!("tls_config.ca_file: {e}"))?
-            {
-                b = b.add_root_certificate(cert);
-            }
-        }
-        match (&tls.cert_file, &tls.key_file) {
-            (Some(c), Some(k)) => {
-                let mut pem = read(c)?;
-                pem.extend(read(k)?);
-                b = b.identity(
-                    reqwest::Identity::from_pem(&pem)
-                        .map_err(|e| format!("tls_config client certificate: {e}"))?,
-                );
-            }
-            (None, None) => {}
-            _ => return Err("tls_config: cert_file and key_file must be set together".into()),
-        }
-        if tls.insecure_skip_verify {
-            b = b.danger_accept_invalid_certs(true);
-        }
-    }
-    b.build()
-        .map_err(|e| format!("building the HTTP client: {e}"))
+fn build_client(sc: &ScrapeConfig) -> Result<reqwest::Client, orrery_httpclient::HttpClientError> {
+    sc.http_client_config()
+        .client_builder()?
+        .gzip(sc.enable_compression)
+        .build()
+        .map_err(orrery_httpclient::HttpClientError::Build)
 }

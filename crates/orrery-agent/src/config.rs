@@ -1,46 +1,21 @@
 //! The agent's configuration file: `cluster`, `server`, `external_labels` and
 //! Prometheus's own `global` and `scrape_configs` shapes, so users can paste what
-//! they have. Parsing is two-stage: serde reads the raw shape (unknown keys are errors
-//! with line and column), then [`AgentConfig::validate`] checks what serde cannot and
-//! fills defaults from `global`.
+//! they have. Parsing is two-stage: serde reads the raw shape ([`AgentConfig::from_yaml`];
+//! unknown keys are errors with line and column), then [`AgentConfig::validate`] checks
+//! what serde cannot. `AgentConfig::load` and `AgentConfig::parse`, which also run the
+//! `monitors:` section's checks, are defined in `agent.rs`: monitors generate jobs from
+//! this configuration, so this module knows nothing of them.
 
-use crate::discovery::LabelSet;
+pub use crate::discovery::file_sd::FileSdConfig;
+use crate::discovery::kubernetes::{KubernetesSdConfig, Role};
+pub use crate::discovery::static_sd::StaticConfig;
+pub use crate::error::{ConfigError, InvalidConfig, JobError, MonitorsError};
+use orrery_httpclient::{Authorization, BasicAuth, HttpClientConfig, TlsConfig};
 use orrery_model::{RelabelConfig, Relabeler};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
-
-/// Why a configuration is unusable.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("reading {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// YAML syntax or shape error (the message has line and column).
-    #[error("{path}: {message}")]
-    Parse {
-        /// The file.
-        path: String,
-        /// serde's message with position.
-        message: String,
-    },
-    /// A value is invalid; the message names the setting.
-    #[error("{path}: {message}")]
-    Invalid {
-        /// The file.
-        path: String,
-        /// What is wrong and where.
-        message: String,
-    },
-}
 
 /// The whole agent configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -70,7 +45,7 @@ pub struct AgentConfig {
 
 /// `monitors:`: watch `monitoring.coreos.com/v1` ServiceMonitors and PodMonitors and
 /// scrape what they describe, as prometheus-operator would configure Prometheus (see
-/// [`crate::discovery::monitors`]). The connection options are those of
+/// `crate::monitors`, which also checks this section). The connection options are those of
 /// `kubernetes_sd_configs`; they are also used by the generated jobs' discovery.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -85,7 +60,7 @@ pub struct MonitorsConfig {
     /// The discovery role of ServiceMonitor jobs: `endpoints` (default) or
     /// `endpointslice`, the operator's `serviceDiscoveryRole`.
     #[serde(default)]
-    pub service_discovery_role: Option<crate::discovery::kubernetes::Role>,
+    pub service_discovery_role: Option<Role>,
     /// The API server URL; absent means the in-cluster service account.
     #[serde(default)]
     pub api_server: Option<String>,
@@ -97,13 +72,13 @@ pub struct MonitorsConfig {
     pub bearer_token_file: Option<PathBuf>,
     /// The `Authorization` header sent to `api_server` (type `Bearer` only).
     #[serde(default)]
-    pub authorization: Option<crate::discovery::kubernetes::Authorization>,
+    pub authorization: Option<Authorization>,
     /// HTTP basic authentication sent to `api_server`.
     #[serde(default)]
-    pub basic_auth: Option<crate::discovery::kubernetes::BasicAuth>,
+    pub basic_auth: Option<BasicAuth>,
     /// TLS settings for `api_server`.
     #[serde(default)]
-    pub tls_config: Option<crate::discovery::kubernetes::TlsConfig>,
+    pub tls_config: Option<TlsConfig>,
 }
 
 /// The central server.
@@ -226,6 +201,9 @@ pub struct ScrapeConfig {
     /// Largest uncompressed body (0 = unlimited), e.g. `10MB`.
     #[serde(default, deserialize_with = "orrery_model::de::size")]
     pub body_size_limit: u64,
+    // The HTTP client options below are Prometheus's `http_config`, inline as in
+    // Prometheus; `http_client_config` assembles them (serde cannot flatten them into a
+    // `deny_unknown_fields` struct and keep line and column in errors).
     /// HTTP basic authentication.
     #[serde(default)]
     pub basic_auth: Option<BasicAuth>,
@@ -247,6 +225,9 @@ pub struct ScrapeConfig {
     /// Accepted for compatibility; HTTP/1.1 is used.
     #[serde(default)]
     pub enable_http2: Option<bool>,
+    /// Scrape through this HTTP proxy (absent: the `HTTP_PROXY` environment, as before).
+    #[serde(default)]
+    pub proxy_url: Option<String>,
     /// Ask targets for gzip (true).
     #[serde(default = "yes")]
     pub enable_compression: bool,
@@ -261,7 +242,7 @@ pub struct ScrapeConfig {
     pub file_sd_configs: Vec<FileSdConfig>,
     /// Kubernetes discovery.
     #[serde(default)]
-    pub kubernetes_sd_configs: Vec<crate::discovery::kubernetes::KubernetesSdConfig>,
+    pub kubernetes_sd_configs: Vec<KubernetesSdConfig>,
     /// Relabeling of targets before scraping.
     #[serde(default)]
     pub relabel_configs: Vec<RelabelConfig>,
@@ -280,88 +261,28 @@ fn yes() -> bool {
     true
 }
 
-/// Basic authentication.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BasicAuth {
-    /// User name.
-    pub username: String,
-    /// Password inline.
-    #[serde(default)]
-    pub password: Option<String>,
-    /// File with the password.
-    #[serde(default)]
-    pub password_file: Option<PathBuf>,
+/// A scrape job ready to run: its settings as written, with the interval and timeout
+/// in force (`global`'s defaults resolved). Scrape loops and target population take this
+/// instead of a `ScrapeConfig` and the `GlobalConfig` it needs.
+#[derive(Debug, Clone)]
+pub struct ScrapeJob {
+    /// The job's settings as written.
+    pub config: ScrapeConfig,
+    /// How often to scrape.
+    pub interval: Duration,
+    /// Per-scrape timeout.
+    pub timeout: Duration,
 }
 
-/// The `Authorization` header.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Authorization {
-    /// Scheme (`Bearer`).
-    #[serde(default = "bearer", rename = "type")]
-    pub kind: String,
-    /// Credentials inline.
-    #[serde(default)]
-    pub credentials: Option<String>,
-    /// File with the credentials.
-    #[serde(default)]
-    pub credentials_file: Option<PathBuf>,
-}
-
-fn bearer() -> String {
-    "Bearer".into()
-}
-
-/// TLS settings.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsConfig {
-    /// CA certificate(s) to trust (PEM).
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    /// Client certificate (PEM).
-    #[serde(default)]
-    pub cert_file: Option<PathBuf>,
-    /// Client key (PEM).
-    #[serde(default)]
-    pub key_file: Option<PathBuf>,
-    /// Server name to verify (accepted; the URL's host is used).
-    #[serde(default)]
-    pub server_name: Option<String>,
-    /// Skip certificate verification.
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
-}
-
-/// Static targets.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StaticConfig {
-    /// `host:port` of each target.
-    #[serde(default)]
-    pub targets: Vec<String>,
-    /// Labels for all of them.
-    #[serde(default)]
-    pub labels: LabelSet,
-}
-
-/// File-based discovery.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileSdConfig {
-    /// Files or globs (`*` in the last path element) of JSON or YAML target lists.
-    pub files: Vec<String>,
-    /// How often files are re-read even without a change (5m).
-    #[serde(
-        default = "five_minutes",
-        deserialize_with = "orrery_model::de::duration"
-    )]
-    pub refresh_interval: Duration,
-}
-
-fn five_minutes() -> Duration {
-    Duration::from_secs(300)
+impl ScrapeJob {
+    /// Resolves `config`'s interval and timeout against `global`.
+    pub fn new(config: ScrapeConfig, global: &GlobalConfig) -> ScrapeJob {
+        ScrapeJob {
+            interval: config.interval(global),
+            timeout: config.timeout(global),
+            config,
+        }
+    }
 }
 
 impl ScrapeConfig {
@@ -378,52 +299,52 @@ impl ScrapeConfig {
         }
     }
 
+    /// The job's HTTP client options in the shared shape.
+    pub fn http_client_config(&self) -> HttpClientConfig {
+        HttpClientConfig {
+            basic_auth: self.basic_auth.clone(),
+            authorization: self.authorization.clone(),
+            bearer_token: self.bearer_token.clone(),
+            bearer_token_file: self.bearer_token_file.clone(),
+            tls_config: self.tls_config.clone(),
+            follow_redirects: self.follow_redirects,
+            enable_http2: self.enable_http2,
+            proxy_url: self.proxy_url.clone(),
+        }
+    }
+
     /// Checks one job's settings that serde cannot (the job name is checked by the
     /// caller); messages name the setting.
-    pub fn validate(&self, g: &GlobalConfig) -> Result<(), String> {
-        let (iv, to) = (self.interval(g), self.timeout(g));
-        if iv.is_zero() {
-            return Err("scrape_interval must be positive".into());
+    pub fn validate(&self, g: &GlobalConfig) -> Result<(), JobError> {
+        let (interval, timeout) = (self.interval(g), self.timeout(g));
+        if interval.is_zero() {
+            return Err(JobError::ZeroInterval);
         }
-        if to > iv {
-            return Err(format!(
-                "scrape_timeout ({}s) greater than scrape_interval ({}s)",
-                to.as_secs_f64(),
-                iv.as_secs_f64()
-            ));
+        if timeout > interval {
+            return Err(JobError::TimeoutAboveInterval { timeout, interval });
         }
         if self.scheme != "http" && self.scheme != "https" {
-            return Err(format!(
-                "scheme must be http or https; got {:?}",
-                self.scheme
-            ));
+            return Err(JobError::Scheme(self.scheme.clone()));
         }
         if !self.metrics_path.starts_with('/') {
-            return Err(format!(
-                "metrics_path must start with /; got {:?}",
-                self.metrics_path
-            ));
+            return Err(JobError::MetricsPath(self.metrics_path.clone()));
         }
-        let auths = [
-            self.basic_auth.is_some(),
-            self.bearer_token.is_some() || self.bearer_token_file.is_some(),
-            self.authorization.is_some(),
-        ];
-        if auths.iter().filter(|x| **x).count() > 1 {
-            return Err(
-                "at most one of basic_auth, bearer_token(_file) and authorization may be set"
-                    .into(),
-            );
+        self.http_client_config()
+            .validate()
+            .map_err(JobError::Http)?;
+        for (field, rules) in [
+            ("relabel_configs", &self.relabel_configs),
+            ("metric_relabel_configs", &self.metric_relabel_configs),
+        ] {
+            Relabeler::new(rules).map_err(|source| JobError::Relabel { field, source })?;
         }
-        Relabeler::new(&self.relabel_configs).map_err(|e| format!("relabel_configs: {e}"))?;
-        Relabeler::new(&self.metric_relabel_configs)
-            .map_err(|e| format!("metric_relabel_configs: {e}"))?;
-        for (k, st) in self.static_configs.iter().enumerate() {
+        for (index, st) in self.static_configs.iter().enumerate() {
             for t in &st.targets {
                 if t.is_empty() || t.contains('/') {
-                    return Err(format!(
-                        "static_configs[{k}]: {t:?} is not a host:port address"
-                    ));
+                    return Err(JobError::StaticTarget {
+                        index,
+                        target: t.clone(),
+                    });
                 }
             }
         }
@@ -432,60 +353,46 @@ impl ScrapeConfig {
 }
 
 impl AgentConfig {
-    /// Reads and validates a file.
-    pub fn load(path: &Path) -> Result<AgentConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::parse(&text, &path.display().to_string())
-    }
-
-    /// Parses and validates text; `name` is used in messages.
-    pub fn parse(text: &str, name: &str) -> Result<AgentConfig, ConfigError> {
-        let cfg: AgentConfig = serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
+    /// The first stage of [`AgentConfig::parse`]: the YAML shape only (unknown keys and
+    /// bad values are errors with line and column); `name` is used in messages.
+    pub fn from_yaml(text: &str, name: &str) -> Result<AgentConfig, ConfigError> {
+        serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
             path: name.to_string(),
             message: e.to_string(),
-        })?;
-        cfg.validate().map_err(|message| ConfigError::Invalid {
-            path: name.to_string(),
-            message,
-        })?;
-        Ok(cfg)
+        })
     }
 
-    /// Checks what serde cannot.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks what serde cannot in the file's own settings. The `monitors:` section is
+    /// checked by its owner, `MonitorsConfig::validate` in `crate::monitors`, which `AgentConfig::parse`
+    /// and the agent call.
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
         if self.cluster.trim().is_empty() {
-            return Err("cluster: must be set to the cluster's name".into());
+            return Err(InvalidConfig::ClusterMissing);
         }
         let u = self.server.url.trim();
         if !(u.starts_with("http://") || u.starts_with("https://")) {
-            return Err(format!(
-                "server.url: want an http:// or https:// URL; got {:?}",
-                self.server.url
-            ));
+            return Err(InvalidConfig::ServerUrl(self.server.url.clone()));
         }
         if self.server.token.is_some() && self.server.token_file.is_some() {
-            return Err("server: set token or token_file, not both".into());
+            return Err(InvalidConfig::ServerTokenTwice);
         }
         if self.queue.min_shards == 0 || self.queue.max_shards < self.queue.min_shards {
-            return Err("queue: need 1 <= min_shards <= max_shards".into());
+            return Err(InvalidConfig::QueueShards);
         }
         let mut names = std::collections::BTreeSet::new();
-        for (i, sc) in self.scrape_configs.iter().enumerate() {
-            let at = |m: String| format!("scrape_configs[{i}] (job {:?}): {m}", sc.job_name);
+        for (index, sc) in self.scrape_configs.iter().enumerate() {
             if sc.job_name.is_empty() {
-                return Err(format!("scrape_configs[{i}]: job_name is required"));
+                return Err(InvalidConfig::JobNameMissing { index });
             }
+            let at = |problem| InvalidConfig::Job {
+                index,
+                job: sc.job_name.clone(),
+                problem,
+            };
             if !names.insert(&sc.job_name) {
-                return Err(at("job_name is used twice".into()));
+                return Err(at(JobError::DuplicateName));
             }
             sc.validate(&self.global).map_err(at)?;
-        }
-        if self.monitors.enabled {
-            crate::discovery::monitors::validate(&self.monitors)
-                .map_err(|e| format!("monitors: {e}"))?;
         }
         Ok(())
     }
@@ -575,5 +482,107 @@ scrape_configs:
         assert!(e.to_string().contains("server.url"), "{e}");
         let e = AgentConfig::parse("cluster: x\nserver: {url: http://a}\nscrape_configs:\n  - job_name: a\n    relabel_configs:\n      - action: hashmod\n        source_labels: [a]\n        target_label: b\n", "a.yml").unwrap_err();
         assert!(e.to_string().contains("relabel_configs"), "{e}");
+    }
+
+    fn job_error(job: &str) -> String {
+        AgentConfig::parse(
+            &format!(
+                "cluster: x\nserver: {{url: http://a}}\nscrape_configs:\n  - job_name: a\n{job}"
+            ),
+            "a.yml",
+        )
+        .unwrap_err()
+        .to_string()
+    }
+
+    #[test]
+    fn http_client_options_follow_prometheus_http_config() {
+        // The scrape copy of these rules had its own message and allowed bearer_token
+        // with bearer_token_file, an authorization of type Basic and a client
+        // certificate without its key until the client was built; Prometheus refuses
+        // all three when it loads the file.
+        let m = job_error("    basic_auth: {username: u}\n    bearer_token: t\n");
+        assert!(m.contains("scrape_configs[0] (job \"a\"): at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured"), "{m}");
+        let m = job_error("    bearer_token: t\n    bearer_token_file: /t\n");
+        assert!(
+            m.contains("at most one of bearer_token & bearer_token_file must be configured"),
+            "{m}"
+        );
+        let m = job_error("    authorization: {type: Basic, credentials: x}\n");
+        assert!(
+            m.contains("authorization type cannot be set to \"basic\""),
+            "{m}"
+        );
+        let m = job_error("    tls_config: {cert_file: /c}\n");
+        assert!(
+            m.contains("exactly one of key or key_file must be configured"),
+            "{m}"
+        );
+        let m = job_error("    authorization: {credentials: x}\n    basic_auth: {username: u}\n");
+        assert!(
+            m.contains("at most one of basic_auth, oauth2 & authorization must be configured"),
+            "{m}"
+        );
+        let m = job_error("    tls_config: {min_version: TLS13, max_version: TLS12}\n");
+        assert!(m.contains("tls_config.max_version must be greater than or equal to tls_config.min_version if both are specified"), "{m}");
+        let m = job_error("    tls_config: {min_version: TLS14}\n");
+        assert!(
+            m.contains("unknown variant `TLS14`") && m.contains("line 5"),
+            "{m}"
+        );
+        let m = job_error("    tls_config: {min_versoin: TLS12}\n");
+        assert!(
+            m.contains("unknown field `min_versoin`") && m.contains("line 5"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn proxy_url_is_accepted_and_passed_to_the_client_options() {
+        let c = AgentConfig::parse(
+            "cluster: x\nserver: {url: http://a}\nscrape_configs:\n  - job_name: a\n    proxy_url: http://proxy:3128\n    follow_redirects: false\n    authorization: {type: Token, credentials_file: /t}\n",
+            "a.yml",
+        )
+        .unwrap();
+        let http = c.scrape_configs[0].http_client_config();
+        assert_eq!(http.proxy_url.as_deref(), Some("http://proxy:3128"));
+        assert!(!http.follow_redirects);
+        assert_eq!(http.authorization.unwrap().scheme(), "Token");
+    }
+
+    #[test]
+    fn invalid_settings_are_typed_and_keep_their_messages() {
+        let e = AgentConfig::parse("cluster: x\nserver: {url: http://a}\nscrape_configs:\n  - job_name: a\n    scrape_interval: 10s\n    scrape_timeout: 20s\n", "a.yml").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "a.yml: scrape_configs[0] (job \"a\"): scrape_timeout (20s) greater than scrape_interval (10s)"
+        );
+        let ConfigError::Invalid { problem, .. } = e else {
+            panic!("{e:?}")
+        };
+        let InvalidConfig::Job {
+            index: 0, problem, ..
+        } = *problem
+        else {
+            panic!("{problem:?}")
+        };
+        assert!(
+            matches!(problem, JobError::TimeoutAboveInterval { .. }),
+            "{problem:?}"
+        );
+        let e = AgentConfig::parse("cluster: x\nserver: {url: http://a}\nmonitors: {enabled: true, service_discovery_role: pod}\n", "a.yml").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "a.yml: monitors: service_discovery_role must be endpoints or endpointslice; got pod"
+        );
+        assert!(
+            matches!(&e, ConfigError::Invalid { problem, .. } if matches!(**problem, InvalidConfig::Monitors(MonitorsError::ServiceDiscoveryRole(_)))),
+            "{e:?}"
+        );
+        let e = AgentConfig::parse("cluster: ' '\nserver: {url: http://a}\n", "a.yml").unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::Invalid { problem, .. } if matches!(**problem, InvalidConfig::ClusterMissing)),
+            "{e:?}"
+        );
     }
 }

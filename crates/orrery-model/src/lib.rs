@@ -7,8 +7,10 @@
 #![deny(missing_docs)]
 
 mod batch;
+pub mod clock;
 pub mod de;
 mod error;
+pub mod go;
 pub mod gofloat;
 mod labels;
 mod matcher;
@@ -19,6 +21,7 @@ mod units;
 
 pub use batch::{LabelsRef, SeriesSpan, WriteBatch};
 pub use error::{MatcherError, StorageError};
+pub use go::time::format_rfc3339_ms;
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher};
 pub use relabel::{RelabelAction, RelabelConfig, RelabelError, Relabeler};
@@ -27,4 +30,4 @@ pub use traits::{
     AppendOutcome, Appendable, MetricMetadata, MetricType, Queryable, Series, TimeSeries,
     WriteRequest,
 };
-pub use units::{format_rfc3339_ms, parse_duration, parse_size};
+pub use units::{parse_duration, parse_size};

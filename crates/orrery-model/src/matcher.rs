@@ -1,6 +1,8 @@
 //! Label matchers (`=`, `!=`, `=~`, `!~`) with Prometheus's semantics: regexes are fully
-//! anchored, and a missing label matches as the empty string.
+//! anchored and read in Go's dialect ([`crate::go::regex`]), and a missing label matches
+//! as the empty string.
 
+use crate::go::regex::compile_anchored;
 use crate::MatcherError;
 use regex::Regex;
 
@@ -49,12 +51,10 @@ impl Matcher {
         let value = value.into();
         let (re, alternatives) = match op {
             MatchOp::Regex | MatchOp::NotRegex => {
-                let re = Regex::new(&format!("^(?s:{value})$")).map_err(|source| {
-                    MatcherError::Regex {
-                        name: name.clone(),
-                        pattern: value.clone(),
-                        source,
-                    }
+                let re = compile_anchored(&value).map_err(|source| MatcherError::Regex {
+                    name: name.clone(),
+                    pattern: value.clone(),
+                    source,
                 })?;
                 (Some(re), literal_alternatives(&value))
             }
@@ -162,6 +162,27 @@ mod tests {
     fn empty_alternative_matches_missing_label() {
         let m = Matcher::new(MatchOp::Regex, "job", "a|").unwrap();
         assert!(m.matches_empty());
+    }
+
+    #[test]
+    fn perl_classes_are_ascii_as_in_prometheus() {
+        // Prometheus compiles matchers with Go's regexp, where `\d` is [0-9].
+        let m = Matcher::new(MatchOp::Regex, "x", r"\d+").unwrap();
+        assert!(m.matches("123"));
+        assert!(!m.matches("١٢٣"), "Arabic-Indic digits are not \\d");
+        let m = Matcher::new(MatchOp::NotRegex, "x", r"\w+").unwrap();
+        assert!(m.matches("é"));
+    }
+
+    #[test]
+    fn quoted_literals_work_in_matchers() {
+        let m = Matcher::new(MatchOp::Regex, "x", r"a\Q.*\Eb").unwrap();
+        assert!(m.matches("a.*b"));
+        assert!(!m.matches("axxb"));
+        assert_eq!(m.set_matches(), None);
+        // A brace that is not a repetition is a literal in RE2.
+        let m = Matcher::new(MatchOp::Regex, "x", "a{b}").unwrap();
+        assert!(m.matches("a{b}"));
     }
 
     #[test]

@@ -1,36 +1,13 @@
-//! The engine's API: options and limits, and instant and range queries.
+//! The engine's API: instant and range queries over a parsed or textual expression.
 
 use crate::error::{PromqlError, Result};
 use crate::eval::{finalize, finalize_labels, Annotations, Evaluator, Positions, StepSeries, Val};
+use crate::options::EngineOptions;
 use crate::value::{QueryResult, Value, VectorElem};
 use orrery_model::{Queryable, Sample, Series};
 use promql_parser::parser::value::ValueType;
 use promql_parser::parser::Expr;
-use std::time::{Duration, Instant};
-
-/// Engine settings; the defaults are Prometheus's.
-#[derive(Debug, Clone)]
-pub struct EngineOptions {
-    /// How far back a selector looks for the latest sample (default 5m).
-    pub lookback_delta_ms: i64,
-    /// Step of subqueries written without one, `x[5m:]` (default 1m).
-    pub default_subquery_step_ms: i64,
-    /// Most samples a query may hold in memory (default 50,000,000).
-    pub max_samples: usize,
-    /// Longest a query may run (default 2m).
-    pub timeout: Duration,
-}
-
-impl Default for EngineOptions {
-    fn default() -> Self {
-        EngineOptions {
-            lookback_delta_ms: 5 * 60 * 1000,
-            default_subquery_step_ms: 60 * 1000,
-            max_samples: 50_000_000,
-            timeout: Duration::from_secs(120),
-        }
-    }
-}
+use std::time::Instant;
 
 /// Evaluates PromQL over any [`Queryable`].
 #[derive(Debug, Clone, Default)]

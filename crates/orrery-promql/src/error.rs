@@ -22,6 +22,13 @@ pub enum PromqlError {
     /// Storage failed (API `internal`, HTTP 500).
     #[error("{0}")]
     Storage(String),
+    /// No query slot freed up before the query's deadline; the message names
+    /// `query.max_concurrent` (API `timeout`, HTTP 503).
+    #[error("{0}")]
+    Busy(String),
+    /// The query could not be run at all, e.g. its thread died (API `internal`, HTTP 500).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl From<orrery_model::StorageError> for PromqlError {

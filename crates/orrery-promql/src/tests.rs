@@ -177,3 +177,21 @@ fn group_left_follows_a_partner_that_changes_mid_range() {
         "{err}"
     );
 }
+
+#[test]
+fn selector_regexes_read_perl_classes_as_ascii_like_prometheus() {
+    let s = MemStore::new();
+    for x in ["12", "١٢"] {
+        s.add(
+            Labels::from_pairs([("__name__", "m"), ("x", x)]),
+            [Sample::new(0, 1.0)],
+        );
+    }
+    let got = |q: &str| {
+        let r = Engine::default().instant_query(&s, q, 0).unwrap();
+        scalar_or_vec(&r.value)
+    };
+    // Go's `\d` is [0-9]: the Arabic-Indic digits match only its negation.
+    assert_eq!(got(r#"m{x=~"\\d+"}"#), [(r#"m{x="12"}"#.to_string(), 1.0)]);
+    assert_eq!(got(r#"m{x!~"\\d+"}"#), [(r#"m{x="١٢"}"#.to_string(), 1.0)]);
+}

@@ -1,12 +1,17 @@
 //! The server's settings, as read from YAML (`--config`) and flags. Every field has a
 //! default, documented in `docs/configuration.md`; unknown keys are an error.
+//!
+//! Two stages, as the agent's configuration: serde checks shapes and names
+//! ([`ServerConfig::parse`]), then [`ServerConfig::validate`] checks what serde cannot.
+//! `orrery server` and `orrery check` both go through [`ServerConfig::load`], so a file
+//! one refuses the other refuses too.
 
 use orrery_model::parse_duration;
 use orrery_tsdb::{FsyncPolicy, Options};
 use orrery_wire::Limits;
 use serde::Deserialize;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Every setting with its default, as YAML: printed by `orrery server --help` and
@@ -41,6 +46,37 @@ query:
   max_series: 0                  # series one query may read from storage; more: 422; 0 = no limit
 "#;
 
+/// Why a server configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// YAML syntax or shape error (the message has line and column).
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// serde's message with position.
+        message: String,
+    },
+    /// A value is invalid; the message names the setting.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong and where.
+        message: String,
+    },
+}
+
 /// Everything `orrery server` can be configured with.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -66,6 +102,36 @@ impl Default for ServerConfig {
             limits: LimitsConfig::default(),
             query: QueryConfig::default(),
         }
+    }
+}
+
+impl ServerConfig {
+    /// Reads, parses and validates a file.
+    pub fn load(path: &Path) -> Result<ServerConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates text; `name` is used in messages.
+    pub fn parse(text: &str, name: &str) -> Result<ServerConfig, ConfigError> {
+        let cfg: ServerConfig = serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
+            path: name.to_string(),
+            message: e.to_string(),
+        })?;
+        cfg.validate().map_err(|message| ConfigError::Invalid {
+            path: name.to_string(),
+            message,
+        })?;
+        Ok(cfg)
+    }
+
+    /// Checks what serde cannot, section by section; the message names the setting.
+    pub fn validate(&self) -> Result<(), String> {
+        self.storage.to_options()?;
+        self.query.validate()
     }
 }
 
@@ -212,6 +278,17 @@ impl Default for QueryConfig {
 }
 
 impl QueryConfig {
+    /// The limits of the query gate every query (HTTP or rules) runs under.
+    pub fn limits(&self) -> orrery_promql::QueryLimits {
+        orrery_promql::QueryLimits {
+            max_concurrent: self.max_concurrent,
+            max_samples: self.max_samples,
+            max_series: self.max_series,
+            timeout: self.timeout,
+            lookback_delta_ms: i64::try_from(self.lookback_delta.as_millis()).unwrap_or(i64::MAX),
+        }
+    }
+
     /// Checks what serde cannot: a positive lookback, timeout and concurrency.
     pub fn validate(&self) -> Result<(), String> {
         if self.lookback_delta.is_zero() {
@@ -295,6 +372,27 @@ mod tests {
         assert!(q.validate().unwrap_err().contains("query.max_concurrent"));
         let e = serde_saphyr::from_str::<ServerConfig>("query:\n  max_sample: 1\n").unwrap_err();
         assert!(e.to_string().contains("max_sample"), "{e}");
+    }
+
+    #[test]
+    fn parse_runs_every_check_the_server_runs() {
+        for (text, key) in [
+            ("query: {max_concurrent: 0}\n", "query.max_concurrent"),
+            ("storage:\n  wal_fsync: sometimes\n", "storage.wal_fsync"),
+            ("query:\n  timeout: 0s\n", "query.timeout"),
+        ] {
+            let e = ServerConfig::parse(text, "s.yml").unwrap_err();
+            assert!(matches!(e, ConfigError::Invalid { .. }), "{text}: {e}");
+            assert!(e.to_string().starts_with("s.yml: "), "{e}");
+            assert!(e.to_string().contains(key), "{text}: {e}");
+        }
+        let e = ServerConfig::parse("query:\n  max_sample: 1\n", "s.yml").unwrap_err();
+        assert!(matches!(e, ConfigError::Parse { .. }), "{e}");
+        assert!(ServerConfig::parse(CONFIG_REFERENCE, "ref").is_ok());
+        assert!(matches!(
+            ServerConfig::load(Path::new("/nonexistent/orrery.yml")),
+            Err(ConfigError::Read { .. })
+        ));
     }
 
     #[test]

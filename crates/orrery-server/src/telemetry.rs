@@ -2,6 +2,7 @@
 //! exposition of them together with storage's.
 
 use orrery_tsdb::{MetricKind, MetricValue};
+use orrery_wire::exposition::write_label_value;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -93,11 +94,12 @@ impl HttpMetrics {
             .unwrap_or_else(|p| p.into_inner())
             .iter()
         {
-            let _ = writeln!(
+            let _ = write!(
                 out,
-                "orrery_http_requests_total{{code=\"{code}\",handler=\"{}\"}} {n}",
-                escape(route)
+                "orrery_http_requests_total{{code=\"{code}\",handler=\""
             );
+            write_label_value(&mut out, route);
+            let _ = writeln!(out, "\"}} {n}");
         }
         header(
             &mut out,
@@ -210,12 +212,6 @@ impl HttpMetrics {
 
 fn header(out: &mut String, name: &str, help: &str, kind: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
-
-fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 /// `process_*` metrics from /proc, as the Prometheus client libraries export them.

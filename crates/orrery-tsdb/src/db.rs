@@ -14,27 +14,35 @@
 //! checkpoint with all segments, or checkpoint K with segments from K: nothing is lost,
 //! at worst data is both in a block and replayed into the head, which queries and
 //! compaction deduplicate.
+//!
+//! This file is the lifecycle (open, cut, compaction, retention, close), the append
+//! path and the query trait impls. What a checkpoint holds is `checkpoint.rs`; reading
+//! the WAL back at open is `db/replay.rs`; finding, ordering and deleting block
+//! directories is `db/blocks.rs`.
+
+mod blocks;
+mod replay;
 
 use crate::block::{self, Block};
-use crate::chunkenc::xor::XorChunk;
-use crate::filenames::{BLOCKS_DIR, DELETING_SUFFIX, LOCK_FILE, TMP_SUFFIX, WAL_DIR};
+use crate::checkpoint;
+use crate::filenames::{BLOCKS_DIR, LOCK_FILE, WAL_DIR};
 use crate::head::{AppendResult, Head, HeadOptions, MemSeries, MovedData};
-use crate::record::{self, TYPE_CHUNKS, TYPE_METADATA, TYPE_SAMPLES, TYPE_SERIES};
+use crate::record::{self, TYPE_METADATA, TYPE_SAMPLES, TYPE_SERIES};
 use crate::telemetry::{Counters, MetricKind, MetricValue};
-use crate::wal::{self, FsyncPolicy, SegmentReadEnd, WalWriter};
+use crate::wal::{self, FsyncPolicy, WalWriter};
 use crate::{compact, fsutil, Result, TsdbError};
+use blocks::{delete_block_dir, open_blocks, sort_blocks};
 use orrery_model::{
     AppendOutcome, Appendable, Labels, LabelsRef, Matcher, MetricMetadata, Queryable, Sample,
     Series, StorageError, WriteBatch,
 };
+use orrery_segment::{DirLock, RealFs};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::{Duration, Instant};
-use tracing::{info, warn};
+use std::time::Instant;
+use tracing::info;
 
 /// Storage settings. Every field has the documented default (`docs/configuration.md`).
 #[derive(Debug, Clone)]
@@ -103,7 +111,7 @@ pub struct Db {
     metadata: RwLock<BTreeMap<String, MetricMetadata>>,
     maint: Mutex<()>,
     counters: Counters,
-    _lock: File,
+    _lock: DirLock,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -118,21 +126,7 @@ impl Db {
         opts.validate()?;
         std::fs::create_dir_all(dir).map_err(|e| TsdbError::io("create dir", dir, e))?;
         let lock_path = dir.join(LOCK_FILE);
-        let lock_file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| TsdbError::io("open", &lock_path, e))?;
-        match lock_file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(TsdbError::Locked { path: lock_path })
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(TsdbError::io("lock", &lock_path, e))
-            }
-        }
+        let lock = DirLock::acquire(&RealFs, &lock_path)?;
         let wal_dir = dir.join(WAL_DIR);
         let blocks_dir = dir.join(BLOCKS_DIR);
         for d in [&wal_dir, &blocks_dir] {
@@ -145,7 +139,7 @@ impl Db {
         });
         let counters = Counters::default();
         let mut metadata = BTreeMap::new();
-        let next_segment = replay(&wal_dir, &head, &mut metadata, &counters)?;
+        let next_segment = replay::replay(&wal_dir, &head, &mut metadata, &counters)?;
         if let Some(maxt) = blocks.iter().map(|b| b.meta().max_time - 1).max() {
             if head.max_time() < maxt {
                 head.append_bound(maxt);
@@ -163,7 +157,7 @@ impl Db {
             metadata: RwLock::new(metadata),
             maint: Mutex::new(()),
             counters,
-            _lock: lock_file,
+            _lock: lock,
         })
     }
 
@@ -186,7 +180,13 @@ impl Db {
 
     /// fsyncs the WAL; for `FsyncPolicy::Interval` the server calls this on a timer.
     pub fn sync_wal(&self) -> Result<()> {
-        let pos = lock(&self.wal).position();
+        let pos = {
+            let mut wal = lock(&self.wal);
+            // Leave a segment whose write or fsync failed now rather than at the next
+            // append, so an idle server does not report one failure on every tick.
+            wal.recover()?;
+            wal.position()
+        };
         self.sync.sync_to(pos)
     }
 
@@ -266,13 +266,13 @@ impl Db {
                 .read()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone();
-            write_checkpoint(
+            checkpoint::write_checkpoint(
                 &wal::checkpoint_path(&wal_dir, next_segment),
                 &self.head,
                 &md,
             )?
         };
-        remove_wal_before(&wal_dir, next_segment)?;
+        wal::remove_before(&wal_dir, next_segment)?;
         Counters::add(&self.counters.head_cuts, 1);
         Counters::add(&self.counters.blocks_written, n_blocks);
         Counters::add(&self.counters.checkpoints, 1);
@@ -771,12 +771,6 @@ fn require_matchers(matchers: &[Matcher]) -> std::result::Result<(), StorageErro
     Ok(())
 }
 
-fn sort_blocks(blocks: &mut [Arc<Block>]) {
-    blocks.sort_by(|a, b| {
-        (a.meta().min_time, &a.meta().ulid).cmp(&(b.meta().min_time, &b.meta().ulid))
-    });
-}
-
 /// The smallest and largest timestamp of the data a cut at `before` moves.
 fn movable_bounds(series: &[Arc<MemSeries>], before: i64) -> Option<(i64, i64)> {
     series
@@ -798,299 +792,6 @@ fn moved_samples(m: &MovedData) -> Result<Vec<Sample>> {
         s.dedup_by_key(|x| x.t);
     }
     Ok(crate::head::merge_sorted(s, &m.ooo))
-}
-
-/// Writes the head and metadata as checkpoint file `path` (docs/formats/checkpoint.md),
-/// atomically. Records are streamed to the file in batches of about 1 MiB, never built
-/// for the whole head in memory. Returns the file's size.
-fn write_checkpoint(
-    path: &Path,
-    head: &Head,
-    md: &BTreeMap<String, MetricMetadata>,
-) -> Result<u64> {
-    const FLUSH_AT: usize = 1 << 20;
-    let mut size = 0u64;
-    fsutil::write_atomic(path, |out, tmp| {
-        let mut write = |bytes: &[u8]| -> Result<()> {
-            size += bytes.len() as u64;
-            out.write_all(bytes)
-                .map_err(|e| TsdbError::io("write", tmp, e))
-        };
-        write(&wal::file_header(wal::CHECKPOINT_MAGIC))?;
-        let mut frame = Vec::new();
-        let (mut series, mut chunks, mut samples) = (Vec::new(), Vec::new(), Vec::new());
-        let mut all = head.all_series().into_iter().peekable();
-        while let Some(s) = all.next() {
-            let labels = s.labels();
-            record::encode_series(&mut series, [(s.id(), &labels)]);
-            let (closed, open, ooo) = s.snapshot();
-            if !closed.is_empty() {
-                record::encode_chunks(&mut chunks, s.id(), closed.iter().map(|c| c.as_slice()));
-            }
-            record::encode_samples(&mut samples, s.id(), &open);
-            record::encode_samples(&mut samples, s.id(), &ooo);
-            if series.len() + chunks.len() + samples.len() > FLUSH_AT || all.peek().is_none() {
-                // Series first: chunk and sample records refer to their ids.
-                frame.clear();
-                for (typ, p) in [
-                    (TYPE_SERIES, &mut series),
-                    (TYPE_CHUNKS, &mut chunks),
-                    (TYPE_SAMPLES, &mut samples),
-                ] {
-                    if !p.is_empty() {
-                        wal::encode_record(&mut frame, typ, p);
-                        p.clear();
-                    }
-                }
-                write(&frame)?;
-            }
-        }
-        let mut md_payload = Vec::new();
-        record::encode_metadata(&mut md_payload, md.values());
-        if !md_payload.is_empty() {
-            frame.clear();
-            wal::encode_record(&mut frame, TYPE_METADATA, &md_payload);
-            write(&frame)?;
-        }
-        Ok(())
-    })?;
-    Ok(size)
-}
-
-/// Deletes segments below `first_kept` and checkpoints older than the newest.
-fn remove_wal_before(wal_dir: &Path, first_kept: u32) -> Result<()> {
-    let listing = wal::list(wal_dir)?;
-    for n in listing.segments.iter().filter(|&&n| n < first_kept) {
-        let p = wal::segment_path(wal_dir, *n);
-        std::fs::remove_file(&p).map_err(|e| TsdbError::io("remove", &p, e))?;
-    }
-    for (n, p) in &listing.checkpoints {
-        if *n < first_kept {
-            std::fs::remove_file(p).map_err(|e| TsdbError::io("remove", p, e))?;
-        }
-    }
-    fsutil::sync_dir(wal_dir)
-}
-
-/// Loads the newest checkpoint and replays the segments after it. Returns the number
-/// for the next segment to write.
-fn replay(
-    wal_dir: &Path,
-    head: &Head,
-    metadata: &mut BTreeMap<String, MetricMetadata>,
-    counters: &Counters,
-) -> Result<u32> {
-    let listing = wal::list(wal_dir)?;
-    let started = Instant::now();
-    let mut aliases = Aliases::new();
-    let first = match listing.checkpoints.last() {
-        Some((n, path)) => {
-            info!(path = %path.display(), "loading WAL checkpoint");
-            match wal::read_segment(path, wal::CHECKPOINT_MAGIC, |typ, p| {
-                apply_record(head, metadata, &mut aliases, counters, typ, p)
-            })? {
-                SegmentReadEnd::Clean { .. } => {}
-                SegmentReadEnd::Corrupt { error, .. } => {
-                    Counters::add(&counters.wal_corruptions, 1);
-                    warn!(%error, "checkpoint is corrupt; loaded the records before the damage");
-                }
-            }
-            *n
-        }
-        None => 0,
-    };
-    let segments: Vec<u32> = listing
-        .segments
-        .iter()
-        .copied()
-        .filter(|&n| n >= first)
-        .collect();
-    for n in listing.segments.iter().filter(|&&n| n < first) {
-        let p = wal::segment_path(wal_dir, *n);
-        std::fs::remove_file(&p).map_err(|e| TsdbError::io("remove", &p, e))?;
-    }
-    let total: u64 = segments
-        .iter()
-        .map(|n| {
-            std::fs::metadata(wal::segment_path(wal_dir, *n))
-                .map(|m| m.len())
-                .unwrap_or(0)
-        })
-        .sum();
-    let mut done: u64 = 0;
-    let mut last_report = Instant::now();
-    for (i, &n) in segments.iter().enumerate() {
-        let path = wal::segment_path(wal_dir, n);
-        let end = wal::read_segment(&path, wal::SEGMENT_MAGIC, |typ, p| {
-            apply_record(head, metadata, &mut aliases, counters, typ, p)
-        })?;
-        match end {
-            SegmentReadEnd::Clean { len } => done += len,
-            SegmentReadEnd::Corrupt { error, offset } => {
-                Counters::add(&counters.wal_corruptions, 1);
-                done += offset;
-                if i + 1 == segments.len() {
-                    warn!(%error, "truncating torn WAL tail; records after this offset were never acknowledged");
-                    let f = File::options()
-                        .write(true)
-                        .open(&path)
-                        .map_err(|e| TsdbError::io("open", &path, e))?;
-                    f.set_len(offset)
-                        .map_err(|e| TsdbError::io("truncate", &path, e))?;
-                    f.sync_all().map_err(|e| TsdbError::io("fsync", &path, e))?;
-                } else {
-                    warn!(%error, "corrupt WAL segment in the middle of the log; skipping the rest of it and continuing");
-                }
-            }
-        }
-        if last_report.elapsed() > Duration::from_secs(2) || i + 1 == segments.len() {
-            last_report = Instant::now();
-            info!(
-                segment = n,
-                progress = format!(
-                    "{:.0}%",
-                    if total == 0 {
-                        100.0
-                    } else {
-                        done as f64 * 100.0 / total as f64
-                    }
-                ),
-                series = head.num_series(),
-                "replaying WAL"
-            );
-        }
-    }
-    info!(
-        segments = segments.len(),
-        series = head.num_series(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "WAL replay complete"
-    );
-    let last = segments.last().copied().unwrap_or(first.saturating_sub(1));
-    Ok(last.max(first.saturating_sub(1)) + 1)
-}
-
-/// Series ids in the replayed WAL that name a series the head already holds under
-/// another id. A cut drops series left without data, so the same labels can come
-/// back under a new id while the segments holding the old one are still replayed
-/// (a crash before the cut's checkpoint): both ids must lead to the one series.
-type Aliases = HashMap<u64, Arc<MemSeries>>;
-
-fn resolve(head: &Head, aliases: &Aliases, id: u64) -> Option<Arc<MemSeries>> {
-    head.by_id(id).or_else(|| aliases.get(&id).cloned())
-}
-
-fn apply_record(
-    head: &Head,
-    metadata: &mut BTreeMap<String, MetricMetadata>,
-    aliases: &mut Aliases,
-    counters: &Counters,
-    typ: u8,
-    payload: &[u8],
-) -> Result<()> {
-    let bad = |e: String| TsdbError::Decode(format!("record type {typ}: {e}"));
-    match typ {
-        TYPE_SERIES => {
-            for r in record::decode_series(payload).map_err(bad)? {
-                let s = head.insert(r.id, &r.labels);
-                if s.id() != r.id {
-                    aliases.insert(r.id, s);
-                }
-            }
-        }
-        TYPE_SAMPLES => {
-            let mut cur: Option<(u64, Arc<MemSeries>)> = None;
-            let (mut min, mut max) = (i64::MAX, i64::MIN);
-            let res = record::decode_samples(payload, |id, s| {
-                // Compare the id we looked up, not the series' own: an alias differs.
-                if cur.as_ref().map(|(want, _)| *want) != Some(id) {
-                    cur = resolve(head, aliases, id).map(|s| (id, s));
-                }
-                match &cur {
-                    Some((_, series)) => {
-                        if head.append(series, s.t, s.v) != AppendResult::Duplicate {
-                            min = min.min(s.t);
-                            max = max.max(s.t);
-                        }
-                    }
-                    None => Counters::add(&counters.wal_replay_unknown_series, 1),
-                }
-                Ok(())
-            });
-            // Also for the samples appended before a damaged entry.
-            head.extend_bounds(min, max);
-            res.map_err(bad)?;
-        }
-        TYPE_METADATA => {
-            for m in record::decode_metadata(payload).map_err(bad)? {
-                metadata.insert(m.metric_family.clone(), m);
-            }
-        }
-        TYPE_CHUNKS => {
-            record::decode_chunks(payload, |id, bytes| {
-                let c = XorChunk::from_bytes(bytes.to_vec()).map_err(|e| e.to_string())?;
-                match resolve(head, aliases, id) {
-                    Some(s) => head.restore_chunk(&s, c),
-                    None => Counters::add(&counters.wal_replay_unknown_series, 1),
-                }
-                Ok(())
-            })
-            .map_err(bad)?;
-        }
-        other => warn!(record_type = other, "skipping WAL record of unknown type"),
-    }
-    Ok(())
-}
-
-fn open_blocks(dir: &Path) -> Result<Vec<Arc<Block>>> {
-    let mut blocks = Vec::new();
-    let rd = std::fs::read_dir(dir).map_err(|e| TsdbError::io("read dir", dir, e))?;
-    for entry in rd {
-        let entry = entry.map_err(|e| TsdbError::io("read dir", dir, e))?;
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().to_string();
-        if name.ends_with(TMP_SUFFIX) || name.ends_with(DELETING_SUFFIX) {
-            std::fs::remove_dir_all(&path).map_err(|e| TsdbError::io("remove", &path, e))?;
-            continue;
-        }
-        if !path.is_dir() {
-            continue;
-        }
-        blocks.push(Arc::new(Block::open(&path)?));
-    }
-    // A crash after a compaction wrote its result but before it deleted the sources
-    // leaves both; the sources are redundant.
-    let replaced: Vec<String> = blocks
-        .iter()
-        .flat_map(|b| {
-            b.meta()
-                .sources
-                .iter()
-                .filter(|s| **s != b.meta().ulid)
-                .cloned()
-        })
-        .collect();
-    let (stale, mut keep): (Vec<_>, Vec<_>) = blocks
-        .into_iter()
-        .partition(|b| replaced.contains(&b.meta().ulid));
-    for b in stale {
-        info!(block = %b.meta().ulid, "removing block already merged by an interrupted compaction");
-        delete_block_dir(b.dir())?;
-    }
-    sort_blocks(&mut keep);
-    Ok(keep)
-}
-
-fn delete_block_dir(dir: &Path) -> Result<()> {
-    let mut doomed = dir.as_os_str().to_owned();
-    doomed.push(DELETING_SUFFIX);
-    let doomed = PathBuf::from(doomed);
-    std::fs::rename(dir, &doomed).map_err(|e| TsdbError::io("rename", dir, e))?;
-    std::fs::remove_dir_all(&doomed).map_err(|e| TsdbError::io("remove", &doomed, e))?;
-    if let Some(p) = dir.parent() {
-        fsutil::sync_dir(p)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -33,6 +33,13 @@ pub enum TsdbError {
     /// into [`TsdbError::Corruption`] when they know where it came from).
     #[error("decode: {0}")]
     Decode(String),
+    /// WAL bytes were written but an fsync of their segment failed, so they may not be
+    /// on disk; retrying cannot tell (docs/formats/wal.md, Write & recovery).
+    #[error("WAL segment {path:?} could not be made durable (an fsync of it failed); this write may be lost")]
+    WalNotDurable {
+        /// The segment whose fsync failed.
+        path: PathBuf,
+    },
     /// The data directory is held by another process.
     #[error("data directory {path:?} is locked by another process (is another orrery server running on it?)")]
     Locked {
@@ -63,6 +70,16 @@ impl TsdbError {
             path: path.into(),
             offset,
             reason: reason.into(),
+        }
+    }
+}
+
+/// The shared helpers' errors keep their meaning: a held lock stays [`TsdbError::Locked`].
+impl From<orrery_segment::FsError> for TsdbError {
+    fn from(e: orrery_segment::FsError) -> Self {
+        match e {
+            orrery_segment::FsError::Locked { path } => TsdbError::Locked { path },
+            orrery_segment::FsError::Io { op, path, source } => TsdbError::Io { op, path, source },
         }
     }
 }

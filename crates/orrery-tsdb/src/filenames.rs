@@ -25,7 +25,7 @@ pub const BLOCK_INDEX: &str = "index";
 /// Block chunk data file.
 pub const BLOCK_CHUNKS: &str = "chunks";
 /// Suffix of anything being written; removed at open if found (a crash left it).
-pub const TMP_SUFFIX: &str = ".tmp";
+pub const TMP_SUFFIX: &str = orrery_segment::TMP_SUFFIX;
 /// Suffix of a block directory being deleted; removed at open if found.
 pub const DELETING_SUFFIX: &str = ".deleting";
 

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod block;
+mod checkpoint;
 pub mod chunkenc;
 mod compact;
 mod db;

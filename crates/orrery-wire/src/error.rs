@@ -32,9 +32,11 @@ pub enum WireError {
     },
 
     /// The snappy header announces more bytes than allowed (413); nothing was allocated.
+    /// The message names the setting an operator changes, `limits.max_decompressed_size`
+    /// (the other limits' messages name settings spelled as their fields).
     #[error(
         "too big decompressed body; got {got} bytes; cannot exceed {max} \
-         (limit max_decompressed_bytes)"
+         (limit max_decompressed_size)"
     )]
     TooBigDecompressed {
         /// Decompressed length announced by the body.

@@ -50,7 +50,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "too big decompressed body; got 4294967295 bytes; cannot exceed 1048576 \
-             (limit max_decompressed_bytes)"
+             (limit max_decompressed_size)"
         );
     }
 

@@ -1,4 +1,4 @@
-//! `orrery agent`, `orrery demo` and `orrery check config`: wiring only. The agent
+//! `orrery agent` and `orrery demo`: wiring only. The agent
 //! reloads on SIGHUP and `POST /-/reload`, and on SIGTERM/SIGINT stops scraping (queuing
 //! stale markers) and syncs its queue before exiting.
 
@@ -6,9 +6,9 @@ use anyhow::{Context, Result};
 use orrery_agent::api::{router, ApiState};
 use orrery_agent::config::AgentConfig;
 use orrery_agent::Agent;
-use orrery_server::{Server, ServerConfig};
+use orrery_server::ServerConfig;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Flags of `orrery agent`.
@@ -37,35 +37,9 @@ pub struct DemoArgs {
     /// Address of the agent's status API.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9091")]
     pub agent_listen: SocketAddr,
-    /// Where to look for a node-exporter to scrape (skipped when nothing listens there).
+    /// Where to scrape a node-exporter (one started later is found at its next scrape).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9100")]
     pub node_exporter: SocketAddr,
-}
-
-/// `orrery check config FILE`.
-pub fn check_config(path: &Path) -> Result<()> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let is_agent = text
-        .lines()
-        .any(|l| l.starts_with("cluster:") || l.starts_with("scrape_configs:"));
-    if is_agent {
-        let cfg = AgentConfig::parse(&text, &path.display().to_string())?;
-        println!(
-            "{}: valid agent configuration (cluster {:?}, {} scrape configs)",
-            path.display(),
-            cfg.cluster,
-            cfg.scrape_configs.len()
-        );
-    } else {
-        let cfg: ServerConfig = serde_saphyr::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        cfg.storage
-            .to_options()
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        println!("{}: valid server configuration", path.display());
-    }
-    Ok(())
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -157,24 +131,26 @@ fn reload_on_sighup(agent: Arc<Agent>, path: PathBuf) -> tokio::task::JoinHandle
     })
 }
 
-/// `orrery demo`: a server and an agent in one process, scraping the server itself
-/// and a local node-exporter when one answers.
+/// The demo agent's configuration: the server, the agent and the node-exporter
+/// address are always scraped, so a node-exporter started after the demo is found at
+/// its next scrape (until then its `up` is 0).
+fn demo_config(args: &DemoArgs) -> String {
+    format!(
+        "cluster: demo\nserver:\n  url: http://{0}\nglobal:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: orrery\n    static_configs:\n      - targets: [\"{0}\"]\n  - job_name: orrery-agent\n    static_configs:\n      - targets: [\"{1}\"]\n  - job_name: node\n    static_configs:\n      - targets: [\"{2}\"]\n",
+        args.listen, args.agent_listen, args.node_exporter
+    )
+}
+
+/// `orrery demo`: a server and an agent in one process, scraping the server itself,
+/// the agent and a local node-exporter (whenever one answers at its address).
 pub fn run_demo(args: DemoArgs) -> Result<()> {
+    // Only for the startup message: the node job is there either way.
     let node = std::net::TcpStream::connect_timeout(
         &args.node_exporter,
         std::time::Duration::from_millis(300),
     )
     .is_ok();
-    let mut yaml = format!(
-        "cluster: demo\nserver:\n  url: http://{}\nglobal:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: orrery\n    static_configs:\n      - targets: [\"{}\"]\n  - job_name: orrery-agent\n    static_configs:\n      - targets: [\"{}\"]\n",
-        args.listen, args.listen, args.agent_listen
-    );
-    if node {
-        yaml.push_str(&format!(
-            "  - job_name: node\n    static_configs:\n      - targets: [\"{}\"]\n",
-            args.node_exporter
-        ));
-    }
+    let yaml = demo_config(&args);
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let config_path = args.data_dir.join("agent.yml");
@@ -193,7 +169,7 @@ pub fn run_demo(args: DemoArgs) -> Result<()> {
         let agent_listener = tokio::net::TcpListener::bind(args.agent_listen)
             .await
             .with_context(|| format!("listening on {}", args.agent_listen))?;
-        let server = tokio::task::spawn_blocking(move || Server::open(server_cfg)).await.context("opening storage")??;
+        let server = tokio::task::spawn_blocking(move || crate::open_server(server_cfg)).await.context("opening storage")??;
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server_task = tokio::spawn(server.serve(listener, async move {
             let _ = stop_rx.await;
@@ -204,7 +180,14 @@ pub fn run_demo(args: DemoArgs) -> Result<()> {
             "Orrery demo is running.\n  Prometheus API and Grafana data source: http://{0}\n  try: curl -s 'http://{0}/api/v1/query' --data-urlencode 'query=sum by (job) (up)'\n  agent targets: http://{1}/api/v1/targets\n  scraping: orrery, orrery-agent{2}\nPress Ctrl-C to stop.",
             args.listen,
             args.agent_listen,
-            if node { ", node-exporter" } else { " (no node-exporter found at the --node-exporter address)" }
+            if node {
+                format!(", node-exporter at {}", args.node_exporter)
+            } else {
+                format!(
+                    ", node-exporter at {} (none answers yet: its up is 0 until one listens there)",
+                    args.node_exporter
+                )
+            }
         );
         crate::shutdown_signal().await;
         api.stop().await;
@@ -213,4 +196,32 @@ pub fn run_demo(args: DemoArgs) -> Result<()> {
         server_task.await.context("server task")??;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Demo {
+        #[command(flatten)]
+        args: DemoArgs,
+    }
+
+    #[test]
+    fn the_demo_always_scrapes_the_node_exporter_address() {
+        // Nothing listens on port 1: the node job is configured anyway, so a
+        // node-exporter started there later is scraped without a restart.
+        let demo = Demo::parse_from(["demo", "--node-exporter", "127.0.0.1:1"]);
+        let yaml = demo_config(&demo.args);
+        let cfg = AgentConfig::parse(&yaml, "demo").expect("a valid agent configuration");
+        let jobs: Vec<&str> = cfg
+            .scrape_configs
+            .iter()
+            .map(|s| s.job_name.as_str())
+            .collect();
+        assert_eq!(jobs, ["orrery", "orrery-agent", "node"]);
+        assert!(yaml.contains("targets: [\"127.0.0.1:1\"]"), "{yaml}");
+    }
 }

@@ -3,12 +3,15 @@
 //! library crate; no behaviour lives here.
 
 mod agent_cmd;
+mod check;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use orrery_server::{Server, ServerConfig};
+use orrery_server::{Server, ServerBuilder, ServerConfig};
+use orrery_tsdb::Db;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// One binary for the central server and (soon) the per-cluster agent.
 #[derive(Parser)]
@@ -44,7 +47,18 @@ enum Command {
 
 #[derive(Subcommand)]
 enum CheckCommand {
-    /// Validate an agent or server configuration file (errors give file and line).
+    /// Validate a server configuration file as `orrery server --config` would load it.
+    Server {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Validate an agent configuration file as `orrery agent --config` would load it.
+    Agent {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Validate an agent or server configuration file, guessing which: a top-level
+    /// `cluster:` or `scrape_configs:` key means agent (errors give file and line).
     Config {
         /// The file.
         file: PathBuf,
@@ -110,7 +124,9 @@ fn main() {
         Command::Server(args) => run_server(args),
         Command::Agent(args) => agent_cmd::run_agent(args),
         Command::Demo(args) => agent_cmd::run_demo(args),
-        Command::Check(CheckCommand::Config { file }) => agent_cmd::check_config(&file),
+        Command::Check(CheckCommand::Server { file }) => check::check_server(&file),
+        Command::Check(CheckCommand::Agent { file }) => check::check_agent(&file),
+        Command::Check(CheckCommand::Config { file }) => check::check_config(&file),
     };
     if let Err(e) = result {
         eprintln!("orrery: error: {e}");
@@ -121,14 +137,11 @@ fn main() {
     }
 }
 
+/// Defaults, then the file (loaded and validated as `orrery check server` does), then
+/// the flags.
 fn load_server_config(args: &ServerArgs) -> Result<ServerConfig> {
     let mut cfg = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading config file {}", path.display()))?;
-            serde_saphyr::from_str::<ServerConfig>(&text)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-        }
+        Some(path) => ServerConfig::load(path)?,
         None => ServerConfig::default(),
     };
     if let Some(l) = args.listen {
@@ -152,12 +165,24 @@ fn run_server(args: ServerArgs) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("listening on {listen}"))?;
-        let server = tokio::task::spawn_blocking(move || Server::open(cfg))
+        let server = tokio::task::spawn_blocking(move || open_server(cfg))
             .await
             .context("opening storage")??;
         server.serve(listener, shutdown_signal()).await?;
         Ok(())
     })
+}
+
+/// Opens the metric store (replaying its WAL) and hands it to the server builder.
+pub(crate) fn open_server(cfg: ServerConfig) -> Result<Server> {
+    cfg.validate()
+        .map_err(|m| anyhow::anyhow!("invalid configuration: {m}"))?;
+    let opts = cfg
+        .storage
+        .to_options()
+        .map_err(|m| anyhow::anyhow!("invalid configuration: {m}"))?;
+    let db = Db::open(&cfg.data_dir, opts)?;
+    Ok(ServerBuilder::new(cfg, Arc::new(db)).build()?)
 }
 
 pub(crate) async fn shutdown_signal() {

@@ -5,13 +5,30 @@
 //! Prometheus.
 
 use super::{LabelSet, TargetGroup, Update};
-use crate::config::FileSdConfig;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 use tracing::warn;
+
+/// File-based discovery.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSdConfig {
+    /// Files or globs (`*` in the last path element) of JSON or YAML target lists.
+    pub files: Vec<String>,
+    /// How often files are re-read even without a change (5m).
+    #[serde(
+        default = "five_minutes",
+        deserialize_with = "orrery_model::de::duration"
+    )]
+    pub refresh_interval: Duration,
+}
+
+fn five_minutes() -> Duration {
+    Duration::from_secs(300)
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

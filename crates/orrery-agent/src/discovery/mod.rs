@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 pub mod file_sd;
 pub mod kubernetes;
-pub mod monitors;
 pub mod static_sd;
 
 /// A label set before relabeling: `__address__`, `__meta_*` and the group's labels.

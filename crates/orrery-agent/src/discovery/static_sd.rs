@@ -2,7 +2,19 @@
 //! `static/<index>`.
 
 use super::{LabelSet, TargetGroup};
-use crate::config::StaticConfig;
+use serde::Deserialize;
+
+/// Static targets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticConfig {
+    /// `host:port` of each target.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// Labels for all of them.
+    #[serde(default)]
+    pub labels: LabelSet,
+}
 
 /// The groups of a job's `static_configs`.
 pub fn groups(configs: &[StaticConfig]) -> Vec<TargetGroup> {

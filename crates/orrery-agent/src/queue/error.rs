@@ -54,6 +54,16 @@ pub enum QueueError {
     },
 }
 
+/// The shared helpers' errors keep their meaning: a held lock stays [`QueueError::Locked`].
+impl From<orrery_segment::FsError> for QueueError {
+    fn from(e: orrery_segment::FsError) -> Self {
+        match e {
+            orrery_segment::FsError::Locked { path } => QueueError::Locked { path },
+            orrery_segment::FsError::Io { op, path, source } => QueueError::Io { op, path, source },
+        }
+    }
+}
+
 impl QueueError {
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         QueueError::Io {

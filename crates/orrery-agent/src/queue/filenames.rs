@@ -1,7 +1,7 @@
 //! Every file name the queue uses on disk, in one place (see `docs/formats/queue.md`).
 
 /// Suffix of a file being written; renamed into place after fsync, removed at open.
-pub const TMP_SUFFIX: &str = ".tmp";
+pub const TMP_SUFFIX: &str = orrery_segment::TMP_SUFFIX;
 /// The consumer position (ack checkpoint), replaced atomically.
 pub const ACK_FILE: &str = "ack";
 /// Held with an exclusive advisory lock while a queue is open, so two agents never

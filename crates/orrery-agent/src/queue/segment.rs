@@ -1,7 +1,10 @@
-//! Segment framing: the file header and the checksummed record frame, encoded and
-//! decoded with no I/O of their own beyond a `Read` (layout in `docs/formats/queue.md`).
+//! The queue's use of the shared framing (`orrery-segment`, `docs/formats/framing.md`):
+//! its magics and version, the entry body, and the frame reader's bad bytes turned into
+//! [`QueueError`]s with the path (layout in `docs/formats/queue.md`).
 
 use super::error::QueueError;
+pub use orrery_segment::read_full;
+use orrery_segment::HeaderError;
 use std::io::Read;
 use std::path::Path;
 
@@ -12,59 +15,34 @@ pub const ACK_MAGIC: [u8; 4] = *b"ORAK";
 /// Current version of segments and the ack checkpoint.
 pub const FORMAT_VERSION: u8 = 1;
 /// Bytes before the first record: magic, version, three reserved zero bytes.
-pub const FILE_HEADER_LEN: u64 = 8;
+pub const FILE_HEADER_LEN: u64 = orrery_segment::FILE_HEADER_LEN as u64;
 /// Bytes of a record frame header: body length (u32le), CRC32C (u32le), type (u8).
-pub const RECORD_HEADER_LEN: u64 = 9;
+pub const RECORD_HEADER_LEN: u64 = orrery_segment::RECORD_HEADER_LEN as u64;
 /// Record type 1: an entry (shard key, append time, opaque payload).
 pub const TYPE_ENTRY: u8 = 1;
 /// Bytes of an entry body before the payload: shard key (u64le), append time (i64le).
 pub const ENTRY_PREFIX_LEN: usize = 16;
 /// Largest payload an entry may carry.
-pub const MAX_PAYLOAD_LEN: usize = 64 << 20;
+pub const MAX_PAYLOAD_LEN: usize = orrery_segment::MAX_PAYLOAD_LEN;
 /// Largest body a frame may declare; a bigger length field is corruption.
 pub const MAX_BODY_LEN: usize = MAX_PAYLOAD_LEN + ENTRY_PREFIX_LEN;
 
 /// Builds the 8-byte file header for a segment or the ack checkpoint.
-pub fn file_header(magic: [u8; 4]) -> [u8; FILE_HEADER_LEN as usize] {
-    [
-        magic[0],
-        magic[1],
-        magic[2],
-        magic[3],
-        FORMAT_VERSION,
-        0,
-        0,
-        0,
-    ]
+pub fn file_header(magic: [u8; 4]) -> [u8; orrery_segment::FILE_HEADER_LEN] {
+    orrery_segment::file_header(magic, FORMAT_VERSION)
 }
 
 /// Checks a file header; a wrong magic is corruption, an unknown version is refused.
 pub fn check_header(path: &Path, magic: [u8; 4], header: &[u8]) -> Result<(), QueueError> {
-    if header.len() < FILE_HEADER_LEN as usize {
-        return Err(QueueError::corruption(
-            path,
-            0,
-            format!(
-                "torn file header; got {} bytes; want {FILE_HEADER_LEN}",
-                header.len()
-            ),
-        ));
-    }
-    if header[..4] != magic {
-        return Err(QueueError::corruption(
-            path,
-            0,
-            format!("bad magic; got {:02x?}; want {:02x?}", &header[..4], magic),
-        ));
-    }
-    if header[4] != FORMAT_VERSION {
-        return Err(QueueError::UnsupportedVersion {
+    match orrery_segment::check_header(header, magic, FORMAT_VERSION) {
+        Ok(()) => Ok(()),
+        Err(HeaderError::UnsupportedVersion { got, want }) => Err(QueueError::UnsupportedVersion {
             path: path.to_owned(),
-            got: header[4],
-            want: FORMAT_VERSION,
-        });
+            got,
+            want,
+        }),
+        Err(e) => Err(QueueError::corruption(path, 0, e.to_string())),
     }
-    Ok(())
 }
 
 /// One entry: the unit the queue stores.
@@ -81,20 +59,16 @@ pub struct Entry {
 impl Entry {
     /// Appends the framed record (header + body) to `dst`.
     pub fn encode_into(&self, dst: &mut Vec<u8>) {
-        let body_len = ENTRY_PREFIX_LEN + self.payload.len();
-        let key = self.shard_key.to_le_bytes();
-        let ms = self.appended_ms.to_le_bytes();
-        let mut crc = crc32c::crc32c(&[TYPE_ENTRY]);
-        crc = crc32c::crc32c_append(crc, &key);
-        crc = crc32c::crc32c_append(crc, &ms);
-        crc = crc32c::crc32c_append(crc, &self.payload);
-        dst.reserve(RECORD_HEADER_LEN as usize + body_len);
-        dst.extend_from_slice(&(body_len as u32).to_le_bytes());
-        dst.extend_from_slice(&crc.to_le_bytes());
-        dst.push(TYPE_ENTRY);
-        dst.extend_from_slice(&key);
-        dst.extend_from_slice(&ms);
-        dst.extend_from_slice(&self.payload);
+        // Framed from its parts: the payload (up to 64 MiB) is copied once, into `dst`.
+        orrery_segment::encode_frame_parts(
+            dst,
+            TYPE_ENTRY,
+            &[
+                &self.shard_key.to_le_bytes(),
+                &self.appended_ms.to_le_bytes(),
+                &self.payload,
+            ],
+        );
     }
 
     /// Framed size on disk of an entry with a payload of `payload_len` bytes.
@@ -156,66 +130,19 @@ pub fn read_frame(
     offset: u64,
     end: u64,
 ) -> Result<Frame, QueueError> {
-    if offset >= end {
-        return Ok(Frame::End);
-    }
-    let corrupt = |detail: String| Ok(Frame::Corrupt(QueueError::corruption(path, offset, detail)));
-    if end - offset < RECORD_HEADER_LEN {
-        return corrupt(format!(
-            "torn record header; got {} bytes; want {RECORD_HEADER_LEN}",
-            end - offset
-        ));
-    }
-    let mut h = [0u8; RECORD_HEADER_LEN as usize];
-    let n = read_full(r, &mut h).map_err(|e| QueueError::io("read", path, e))?;
-    if n < h.len() {
-        return corrupt(format!(
-            "torn record header; got {n} bytes; want {RECORD_HEADER_LEN}"
-        ));
-    }
-    let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
-    let want_crc = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
-    let typ = h[8];
-    if len > MAX_BODY_LEN {
-        return corrupt(format!(
-            "too big record length; got {len}; cannot exceed {MAX_BODY_LEN}"
-        ));
-    }
-    let framed_len = RECORD_HEADER_LEN + len as u64;
-    if end - offset < framed_len {
-        return corrupt(format!(
-            "torn record; got {} bytes; want {framed_len}",
-            end - offset
-        ));
-    }
-    let mut body = vec![0u8; len];
-    let n = read_full(r, &mut body).map_err(|e| QueueError::io("read", path, e))?;
-    if n < len {
-        return corrupt(format!("torn record body; got {n} bytes; want {len}"));
-    }
-    let got_crc = crc32c::crc32c_append(crc32c::crc32c(&[typ]), &body);
-    if got_crc != want_crc {
-        return corrupt(format!(
-            "checksum mismatch; got {got_crc:#010x}; want {want_crc:#010x}"
-        ));
-    }
-    Ok(Frame::Record {
-        typ,
-        body,
-        framed_len,
-    })
-}
-
-/// Reads until `buf` is full or end of file; returns the bytes read.
-pub fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+    // A new buffer per record: the body becomes the entry's payload.
+    let mut body = Vec::new();
+    let frame = orrery_segment::read_frame(r, offset, Some(end), MAX_BODY_LEN, &mut body)
+        .map_err(|e| QueueError::io("read", path, e))?;
+    Ok(match frame {
+        orrery_segment::Frame::End => Frame::End,
+        orrery_segment::Frame::Record { typ, framed_len } => Frame::Record {
+            typ,
+            body,
+            framed_len,
+        },
+        orrery_segment::Frame::Bad(e) => {
+            Frame::Corrupt(QueueError::corruption(path, e.offset(), e.to_string()))
         }
-    }
-    Ok(n)
+    })
 }

@@ -1,6 +1,7 @@
 //! Queue tests on real temporary directories: round trips, restarts at the ack
 //! position, torn and corrupt files, the size bound, and injected write faults.
 
+use super::filenames::parse_segment_name;
 use super::*;
 use std::io::{self, Read, Seek, Write};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -651,4 +652,56 @@ fn torn_write_left_on_disk_is_truncated_at_next_open() {
     let (mut q, report) = Queue::open_with(fs, cfg(dir.path())).unwrap();
     assert_eq!(report.corruptions.len(), 1);
     assert_eq!(drain(&mut q, |_| true), vec![payload(0)]);
+}
+
+/// Format freeze: a segment and an ack file written now must equal, byte for byte, the
+/// version-1 files committed under `testdata/queue_v1/` (written by the queue before
+/// its framing moved to `orrery-segment`), and a queue opened on those files must hand
+/// out what they hold. If this fails, the format changed: bump the version, keep
+/// reading version 1, update docs/formats/queue.md and add new golden files.
+#[test]
+fn golden_v1_segment_and_ack_bytes_are_unchanged() {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/queue_v1");
+    let entries: Vec<Entry> = [b"first".to_vec(), Vec::new(), vec![0xAB; 40]]
+        .into_iter()
+        .enumerate()
+        .map(|(i, payload)| Entry {
+            shard_key: i as u64 * 7,
+            appended_ms: 1_700_000_000_000 + i as i64,
+            payload,
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (mut q, _) = Queue::open(cfg(dir.path())).unwrap();
+        for e in &entries {
+            q.push_entry(e).unwrap();
+        }
+        // Ack the second only: the ack file then holds a watermark and one position.
+        let _first = q.next_record().unwrap().unwrap();
+        let second = q.next_record().unwrap().unwrap();
+        assert!(q.ack(second.pos));
+        q.checkpoint().unwrap();
+        q.sync().unwrap();
+    }
+    let names = [segment_name(1), ACK_FILE.to_string()];
+    if std::env::var_os("ORRERY_WRITE_GOLDEN").is_some() {
+        std::fs::create_dir_all(&golden).unwrap();
+        for name in &names {
+            std::fs::copy(dir.path().join(name), golden.join(name)).unwrap();
+        }
+    }
+    let replay = tempfile::tempdir().unwrap();
+    for name in &names {
+        let got = std::fs::read(dir.path().join(name)).unwrap();
+        let want = std::fs::read(golden.join(name)).expect("testdata/queue_v1 is committed");
+        assert_eq!(got, want, "the queue's bytes changed in {name}");
+        std::fs::write(replay.path().join(name), &want).unwrap();
+    }
+    let (mut q, report) = Queue::open(cfg(replay.path())).unwrap();
+    assert!(report.corruptions.is_empty(), "{:?}", report.corruptions);
+    let got: Vec<Entry> = std::iter::from_fn(|| q.next_record().unwrap())
+        .map(|r| r.entry)
+        .collect();
+    assert_eq!(got, vec![entries[0].clone(), entries[2].clone()]);
 }

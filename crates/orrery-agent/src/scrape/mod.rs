@@ -19,11 +19,11 @@ mod tests;
 use run::Control;
 #[cfg(test)]
 use run::SYNTHETIC;
-pub use run::{Health, JobContext, ScrapeLoop, Sink};
+pub use run::{Health, JobContext, ScrapeLoop, Sink, SinkError};
 pub use target::{fmt_duration, populate, Populated, Target};
 
 use crate::discovery::{LabelSet, TargetGroup, Update};
-use orrery_model::Relabeler;
+use orrery_model::{RelabelError, Relabeler};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
@@ -81,9 +81,9 @@ impl ScrapeManager {
 
     /// Adds a job, or replaces one (a reload): its loops stop scraping and wait to
     /// hand over to the new loops of the targets that continue. Its groups start empty.
-    pub fn set_job(&mut self, ctx: Arc<JobContext>) -> Result<(), String> {
-        let relabel = Relabeler::new(&ctx.sc.relabel_configs).map_err(|e| e.to_string())?;
-        let name = ctx.sc.job_name.clone();
+    pub fn set_job(&mut self, ctx: Arc<JobContext>) -> Result<(), RelabelError> {
+        let relabel = Relabeler::new(&ctx.scrape.config.relabel_configs)?;
+        let name = ctx.scrape.config.job_name.clone();
         let mut retiring = HashMap::new();
         if let Some(old) = self.jobs.remove(&name) {
             // Still waiting from an earlier reload: they keep waiting.
@@ -138,7 +138,7 @@ impl ScrapeManager {
         let groups: Vec<&TargetGroup> = st.groups.values().collect();
         let mut wanted: HashMap<u64, Target> = HashMap::new();
         st.dropped.clear();
-        for p in populate(&groups, &st.ctx.sc, &GLOBAL_UNUSED, &st.relabel) {
+        for p in populate(&groups, &st.ctx.scrape, &st.relabel) {
             match p {
                 Ok(Populated::Active(t)) => {
                     wanted.insert(t.hash, t);
@@ -217,11 +217,6 @@ impl ScrapeManager {
         }
     }
 }
-
-/// The job's intervals are already resolved in its `ScrapeConfig` by the agent, so
-/// population needs no global defaults of its own.
-static GLOBAL_UNUSED: std::sync::LazyLock<crate::config::GlobalConfig> =
-    std::sync::LazyLock::new(crate::config::GlobalConfig::default);
 
 fn stop_loops(loops: impl Iterator<Item = Running>) {
     for r in loops {

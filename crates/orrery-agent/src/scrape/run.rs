@@ -16,14 +16,15 @@
 
 use super::cache::{Lookup, ScrapeCache};
 use super::target::Target;
-use crate::config::ScrapeConfig;
+use crate::config::{ScrapeConfig, ScrapeJob};
 use crate::queue::MAX_PAYLOAD_LEN;
+use orrery_model::clock::now_ms;
 use orrery_model::{Labels, MetricMetadata, Relabeler, STALE_NAN};
 use orrery_wire::exposition::{format_for_content_type, ParseLimits, Scanner, SCRAPE_ACCEPT};
 use orrery_wire::v1_append;
 use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Interval;
 
@@ -31,8 +32,12 @@ use tokio::time::Interval;
 pub trait Sink: Send + Sync {
     /// Stores a write durably: `body` is a snappy-compressed remote-write 1.0 request;
     /// `key` keeps one target's writes in order.
-    fn push(&self, key: u64, body: Vec<u8>) -> Result<(), String>;
+    fn push(&self, key: u64, body: Vec<u8>) -> Result<(), SinkError>;
 }
+
+/// Why a sink refused a write: the sink's own error (the delivery's `SendError` in
+/// production), kept whole for its `source()`.
+pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Health of a target, for `/api/v1/targets`.
 #[derive(Debug, Clone, Default)]
@@ -70,10 +75,12 @@ pub(super) struct Inheritance {
 
 /// Everything a loop needs that is shared by the job's targets.
 pub struct JobContext {
-    /// The job's settings.
-    pub sc: ScrapeConfig,
-    /// HTTP client (TLS, redirects, compression).
+    /// The job's settings, intervals resolved.
+    pub scrape: ScrapeJob,
+    /// HTTP client (TLS, redirects, proxy, compression).
     pub client: reqwest::Client,
+    /// The job's HTTP client options, for each request's credentials.
+    pub http: orrery_httpclient::HttpClientConfig,
     /// `metric_relabel_configs`.
     pub metric_relabel: Relabeler,
     /// External labels, `cluster` included.
@@ -101,13 +108,6 @@ pub struct ScrapeLoop {
     sent_metadata: FxHashMap<String, MetricMetadata>,
     /// Shared with the targets API.
     pub health: Arc<Mutex<Health>>,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// Largest uncompressed remote-write body one scrape may make: the queue's largest
@@ -340,8 +340,8 @@ impl ScrapeLoop {
     }
 
     async fn fetch(&self) -> Result<(Vec<u8>, Option<String>), String> {
-        let sc = &self.job.sc;
-        let mut rb = self
+        let sc = &self.job.scrape.config;
+        let rb = self
             .job
             .client
             .get(&self.target.url)
@@ -355,27 +355,8 @@ impl ScrapeLoop {
                 format!("{}", self.target.timeout.as_secs_f64()),
             )
             .timeout(self.target.timeout);
-        if let Some(b) = &sc.basic_auth {
-            let pw = match (&b.password, &b.password_file) {
-                (Some(p), _) => Some(p.clone()),
-                (None, Some(f)) => Some(read_secret(f)?),
-                _ => None,
-            };
-            rb = rb.basic_auth(&b.username, pw);
-        }
-        let bearer = match (&sc.bearer_token, &sc.bearer_token_file, &sc.authorization) {
-            (Some(t), _, _) => Some(format!("Bearer {t}")),
-            (None, Some(f), _) => Some(format!("Bearer {}", read_secret(f)?)),
-            (_, _, Some(a)) => match (&a.credentials, &a.credentials_file) {
-                (Some(c), _) => Some(format!("{} {c}", a.kind)),
-                (None, Some(f)) => Some(format!("{} {}", a.kind, read_secret(f)?)),
-                _ => None,
-            },
-            _ => None,
-        };
-        if let Some(v) = bearer {
-            rb = rb.header(reqwest::header::AUTHORIZATION, v);
-        }
+        // Secret files are read again for every scrape, as Prometheus does.
+        let rb = self.job.http.authorize(rb).map_err(|e| e.to_string())?;
         let mut resp = rb.send().await.map_err(|e| describe(&e))?;
         if !resp.status().is_success() {
             return Err(format!("server returned HTTP status {}", resp.status()));
@@ -413,7 +394,7 @@ impl ScrapeLoop {
         ts: i64,
         out: &mut Vec<u8>,
     ) -> Result<Processed, String> {
-        let sc = &self.job.sc;
+        let sc = &self.job.scrape.config;
         // Limits are checked here, after labeling (see `label`), not by the parser on
         // the labels as scraped.
         let limits = ParseLimits::default();
@@ -508,7 +489,7 @@ impl ScrapeLoop {
     /// only when sending), and not to series relabeling drops. The result is cached, so
     /// this runs once per series, not once per sample.
     fn label(&self, scraped: Labels) -> Result<Option<Labels>, String> {
-        let sc = &self.job.sc;
+        let sc = &self.job.scrape.config;
         let limited =
             sc.label_limit > 0 || sc.label_name_length_limit > 0 || sc.label_value_length_limit > 0;
         let relabel = !self.job.metric_relabel.is_empty();
@@ -533,7 +514,7 @@ impl ScrapeLoop {
     /// `cluster` are added here too, so the set is sorted only once (the common case:
     /// nothing between target labels and the final set).
     fn merge_target_labels(&self, scraped: Labels, external: bool) -> Labels {
-        let honor = self.job.sc.honor_labels;
+        let honor = self.job.scrape.config.honor_labels;
         let mut v = scraped.into_vec();
         let n0 = v.len();
         let has = |v: &[orrery_model::Label], name: &str| {
@@ -696,12 +677,6 @@ struct Processed {
     post: usize,
     /// Metadata not sent before.
     metadata: Vec<MetricMetadata>,
-}
-
-fn read_secret(path: &std::path::Path) -> Result<String, String> {
-    std::fs::read_to_string(path)
-        .map(|s| s.trim().to_string())
-        .map_err(|e| format!("reading {}: {e}", path.display()))
 }
 
 fn describe(e: &reqwest::Error) -> String {

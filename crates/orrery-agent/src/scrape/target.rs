@@ -3,7 +3,7 @@
 //! `__scrape_timeout__`, `__param_*`), target relabeling, `instance` defaulting to
 //! `__address__`, then every `__`-prefixed label is removed.
 
-use crate::config::{GlobalConfig, ScrapeConfig};
+use crate::config::ScrapeJob;
 use crate::discovery::{LabelSet, TargetGroup};
 use orrery_model::{parse_duration, Labels, Relabeler};
 use rustc_hash::FxHasher;
@@ -37,19 +37,38 @@ pub enum Populated {
     Dropped(LabelSet),
 }
 
+/// Why a discovered target cannot be scraped (it is skipped and logged).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TargetError {
+    /// `__scrape_interval__` or `__scrape_timeout__` after relabeling is not a duration.
+    #[error("invalid {label}: {reason}")]
+    Duration {
+        /// The label.
+        label: &'static str,
+        /// Why it does not parse.
+        reason: String,
+    },
+    /// The target's timeout exceeds its interval, or the interval is zero.
+    #[error("target {address}: scrape timeout greater than interval")]
+    TimeoutAboveInterval {
+        /// The target's `__address__`.
+        address: String,
+    },
+}
+
 /// Applies a job's defaults and relabeling to every target of the groups.
 pub fn populate(
     groups: &[&TargetGroup],
-    sc: &ScrapeConfig,
-    global: &GlobalConfig,
+    job: &ScrapeJob,
     relabel: &Relabeler,
-) -> Vec<Result<Populated, String>> {
+) -> Vec<Result<Populated, TargetError>> {
     let mut out = Vec::new();
     for g in groups {
         for t in &g.targets {
             let mut ls = g.labels.clone();
             ls.extend(t.iter().map(|(k, v)| (k.clone(), v.clone())));
-            out.push(populate_one(ls, sc, global, relabel));
+            out.push(populate_one(ls, job, relabel));
         }
     }
     out
@@ -57,16 +76,16 @@ pub fn populate(
 
 fn populate_one(
     mut ls: LabelSet,
-    sc: &ScrapeConfig,
-    g: &GlobalConfig,
+    job: &ScrapeJob,
     relabel: &Relabeler,
-) -> Result<Populated, String> {
+) -> Result<Populated, TargetError> {
+    let sc = &job.config;
     let defaults = [
         ("job", sc.job_name.clone()),
         ("__scheme__", sc.scheme.clone()),
         ("__metrics_path__", sc.metrics_path.clone()),
-        ("__scrape_interval__", fmt_duration(sc.interval(g))),
-        ("__scrape_timeout__", fmt_duration(sc.timeout(g))),
+        ("__scrape_interval__", fmt_duration(job.interval)),
+        ("__scrape_timeout__", fmt_duration(job.timeout)),
     ];
     for (k, v) in defaults {
         ls.entry(k.to_string()).or_insert(v);
@@ -89,18 +108,24 @@ fn populate_one(
         .get("__scrape_interval__")
         .map(parse_duration)
         .transpose()
-        .map_err(|e| format!("invalid __scrape_interval__: {e}"))?
-        .unwrap_or(sc.interval(g));
+        .map_err(|reason| TargetError::Duration {
+            label: "__scrape_interval__",
+            reason,
+        })?
+        .unwrap_or(job.interval);
     let timeout = labels
         .get("__scrape_timeout__")
         .map(parse_duration)
         .transpose()
-        .map_err(|e| format!("invalid __scrape_timeout__: {e}"))?
-        .unwrap_or(sc.timeout(g));
+        .map_err(|reason| TargetError::Duration {
+            label: "__scrape_timeout__",
+            reason,
+        })?
+        .unwrap_or(job.timeout);
     if interval.is_zero() || timeout > interval {
-        return Err(format!(
-            "target {addr}: scrape timeout greater than interval"
-        ));
+        return Err(TargetError::TimeoutAboveInterval {
+            address: addr.to_owned(),
+        });
     }
     let scheme = labels.get("__scheme__").unwrap_or("http");
     let path = labels.get("__metrics_path__").unwrap_or("/metrics");
@@ -215,9 +240,9 @@ mod tests {
     #[test]
     fn defaults_instance_and_meta_label_removal() {
         let c = cfg("");
-        let sc = &c.scrape_configs[0];
-        let r = Relabeler::new(&sc.relabel_configs).unwrap();
-        let out = populate(&[&group(&["h:9100"])], sc, &c.global, &r);
+        let job = ScrapeJob::new(c.scrape_configs[0].clone(), &c.global);
+        let r = Relabeler::new(&job.config.relabel_configs).unwrap();
+        let out = populate(&[&group(&["h:9100"])], &job, &r);
         let Ok(Populated::Active(t)) = &out[0] else {
             panic!("{out:?}")
         };
@@ -233,9 +258,9 @@ mod tests {
     #[test]
     fn relabeling_can_drop_rewrite_address_and_set_params() {
         let c = cfg("    params: {module: [if_mib]}\n    relabel_configs:\n      - {source_labels: [__address__], regex: 'drop.*', action: drop}\n      - {source_labels: [__address__], target_label: __param_target}\n      - {target_label: __address__, replacement: 'snmp:9116'}\n");
-        let sc = &c.scrape_configs[0];
-        let r = Relabeler::new(&sc.relabel_configs).unwrap();
-        let out = populate(&[&group(&["dropme:1", "10.0.0.1"])], sc, &c.global, &r);
+        let job = ScrapeJob::new(c.scrape_configs[0].clone(), &c.global);
+        let r = Relabeler::new(&job.config.relabel_configs).unwrap();
+        let out = populate(&[&group(&["dropme:1", "10.0.0.1"])], &job, &r);
         assert!(matches!(out[0], Ok(Populated::Dropped(_))));
         let Ok(Populated::Active(t)) = &out[1] else {
             panic!("{out:?}")

@@ -10,7 +10,7 @@ use std::sync::Mutex as StdMutex;
 struct Recorder(StdMutex<Vec<WriteRequest>>);
 
 impl Sink for Recorder {
-    fn push(&self, _key: u64, body: Vec<u8>) -> Result<(), String> {
+    fn push(&self, _key: u64, body: Vec<u8>) -> Result<(), SinkError> {
         let req = orrery_wire::decode_write(None, None, &body, &Default::default())
             .map_err(|e| e.to_string())?
             .request;
@@ -44,7 +44,8 @@ fn job(extra: &str, sink: Arc<Recorder>) -> Arc<JobContext> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     Arc::new(JobContext {
         metric_relabel: Relabeler::new(&sc.metric_relabel_configs).unwrap(),
-        sc,
+        http: sc.http_client_config(),
+        scrape: crate::config::ScrapeJob::new(sc, &cfg.global),
         client: reqwest::Client::new(),
         external: cfg.all_external_labels().into_iter().collect(),
         sink,
@@ -669,4 +670,77 @@ async fn a_target_gone_after_a_reload_still_gets_its_stale_markers() {
         .collect();
     assert_eq!(blue_a.last(), Some(&true), "{blue_a:?}");
     m.stop_all().await;
+}
+
+/// A job whose client is built from its own HTTP client options, as the agent does.
+fn job_with_client(extra: &str, sink: Arc<Recorder>) -> Arc<JobContext> {
+    let plain = job(extra, sink);
+    let http = plain.scrape.config.http_client_config();
+    Arc::new(JobContext {
+        scrape: plain.scrape.clone(),
+        client: http.build().unwrap(),
+        http,
+        metric_relabel: Relabeler::new(&plain.scrape.config.metric_relabel_configs).unwrap(),
+        external: plain.external.clone(),
+        sink: plain.sink.clone(),
+    })
+}
+
+#[tokio::test]
+async fn credentials_are_sent_and_secret_files_are_read_for_every_scrape() {
+    let seen = Arc::new(StdMutex::new(Vec::<String>::new()));
+    let s = seen.clone();
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move |h: axum::http::HeaderMap| {
+            let auth = h
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            s.lock().unwrap().push(auth);
+            async { "a 1\n" }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, "one\n").unwrap();
+    let rec = Arc::new(Recorder::default());
+    let extra = format!(
+        "    authorization: {{credentials_file: {}}}\n",
+        file.display()
+    );
+    let mut lp = ScrapeLoop::new(job_with_client(&extra, rec.clone()), tgt(&addr));
+    lp.scrape_once(1000).await;
+    std::fs::write(&file, "two").unwrap();
+    lp.scrape_once(2000).await;
+    assert_eq!(*seen.lock().unwrap(), ["Bearer one", "Bearer two"]);
+    // A secret that cannot be read fails the scrape with the setting named.
+    std::fs::remove_file(&file).unwrap();
+    lp.scrape_once(3000).await;
+    let h = lp.health.lock().unwrap().clone();
+    assert_eq!(h.health, "down");
+    assert!(
+        h.last_error.contains("authorization.credentials_file"),
+        "{}",
+        h.last_error
+    );
+}
+
+#[tokio::test]
+async fn proxy_url_sends_scrapes_through_the_proxy() {
+    // An HTTP proxy gets the absolute URL; this one answers every request itself.
+    let body = Arc::new(StdMutex::new(b"via_proxy 1\n".to_vec()));
+    let proxy = target(body).await;
+    let rec = Arc::new(Recorder::default());
+    let extra = format!("    proxy_url: http://{proxy}\n");
+    // Nothing listens on the target's own address.
+    let mut lp = ScrapeLoop::new(job_with_client(&extra, rec.clone()), tgt("192.0.2.1:9"));
+    lp.scrape_once(1000).await;
+    let reqs = rec.0.lock().unwrap().clone();
+    assert_eq!(find(&reqs[0], "via_proxy").len(), 1);
+    assert_eq!(lp.health.lock().unwrap().health, "up");
 }

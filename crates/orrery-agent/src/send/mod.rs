@@ -149,6 +149,9 @@ pub enum SendError {
     /// The HTTP client could not be built.
     #[error("http client: {0}")]
     Client(#[source] reqwest::Error),
+    /// The shared HTTP client settings were refused.
+    #[error("http client: {0}")]
+    Http(#[source] orrery_httpclient::HttpClientError),
     /// `push` after `shutdown` began.
     #[error("delivery is shutting down")]
     ShuttingDown,
@@ -228,10 +231,11 @@ impl Delivery {
     /// resuming after the last persisted acknowledgement) and starts the tasks.
     pub async fn start(cfg: SenderConfig) -> Result<Delivery, SendError> {
         let url = cfg.validate()?;
-        // reqwest is built without a default crypto provider; ring is ours. Another
-        // component may have installed it already, which is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
+        // The shared builder (it also installs ring, reqwest's crypto provider); the
+        // token is this sender's own setting, added per request.
+        let client = orrery_httpclient::HttpClientConfig::default()
+            .client_builder()
+            .map_err(SendError::Http)?
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout)
             .user_agent(USER_AGENT)
@@ -355,9 +359,7 @@ fn abort_shards(shared: &Shared) {
 fn stats_of(shared: &Shared) -> DeliveryStats {
     let q = shared.queue().stats();
     let c = &shared.counters;
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let now_ms = orrery_model::clock::now_ms();
     DeliveryStats {
         pending_records: q.pending_records,
         pending_bytes: q.pending_bytes,

@@ -17,13 +17,13 @@ mod xxhash;
 pub(crate) use aggregate::{format_float, kahan_inc, quantile};
 pub(crate) use position::{aggregate_key, call_key, Anchor, Positions};
 
-use crate::engine::EngineOptions;
 use crate::error::{PromqlError, Result};
+use crate::options::EngineOptions;
 use orrery_model::{Label, Labels, Queryable, Sample, METRIC_NAME};
 use promql_parser::parser::{AtModifier, Expr, Offset};
 use rustc_hash::FxHashSet;
 use std::collections::BTreeSet;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 /// An instant vector's series across all steps.
 #[derive(Debug, Clone, PartialEq)]
@@ -196,7 +196,7 @@ impl<'a> Evaluator<'a> {
         match at.as_ref()? {
             AtModifier::Start => Some(self.query_start),
             AtModifier::End => Some(self.query_end),
-            AtModifier::At(t) => Some(system_time_ms(*t)),
+            AtModifier::At(t) => Some(orrery_model::clock::unix_ms(*t)),
         }
     }
 
@@ -286,13 +286,6 @@ pub(crate) fn offset_ms(o: &Option<Offset>) -> i64 {
         Some(Offset::Pos(d)) => d.as_millis() as i64,
         Some(Offset::Neg(d)) => -(d.as_millis() as i64),
         None => 0,
-    }
-}
-
-pub(crate) fn system_time_ms(t: SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_millis() as i64,
-        Err(e) => -(e.duration().as_millis() as i64),
     }
 }
 

@@ -2,40 +2,9 @@
 
 use super::{par, Evaluator, RangeArg, RangeSeries, StepSeries, Val};
 use crate::error::{PromqlError, Result};
-use orrery_model::{is_stale_nan, MatchOp, Matcher, Sample, METRIC_NAME};
+use crate::parse::selector_matchers;
+use orrery_model::{is_stale_nan, Sample};
 use promql_parser::parser::{MatrixSelector, SubqueryExpr, VectorSelector};
-
-/// Converts the parser's matchers (and metric name) into ours.
-pub(crate) fn matchers(vs: &VectorSelector) -> Result<Vec<Matcher>> {
-    use promql_parser::label::MatchOp as P;
-    let mut out = Vec::with_capacity(vs.matchers.matchers.len() + 1);
-    for m in &vs.matchers.matchers {
-        let op = match m.op {
-            P::Equal => MatchOp::Equal,
-            P::NotEqual => MatchOp::NotEqual,
-            P::Re(_) => MatchOp::Regex,
-            P::NotRe(_) => MatchOp::NotRegex,
-        };
-        out.push(
-            Matcher::new(op, m.name.clone(), m.value.clone())
-                .map_err(|e| PromqlError::Parse(e.to_string()))?,
-        );
-    }
-    if let Some(name) = &vs.name {
-        if !out
-            .iter()
-            .any(|m| m.name == METRIC_NAME && m.op == MatchOp::Equal && m.value == *name)
-        {
-            out.push(Matcher::equal(METRIC_NAME, name.clone()));
-        }
-    }
-    if !vs.matchers.or_matchers.is_empty() {
-        return Err(PromqlError::Execution(
-            "\"or\" inside a selector's braces is not supported yet".into(),
-        ));
-    }
-    Ok(out)
-}
 
 impl Evaluator<'_> {
     pub(crate) fn vector_selector(&mut self, vs: &VectorSelector) -> Result<Val> {
@@ -56,7 +25,7 @@ impl Evaluator<'_> {
         vs: &VectorSelector,
         f: impl Fn(&Sample) -> f64 + Sync,
     ) -> Result<Val> {
-        let ms = matchers(vs)?;
+        let ms = selector_matchers(vs)?;
         let refs = self.refs(&vs.at, &vs.offset);
         let (lo, hi) = bounds(&refs);
         let lookback = self.opts.lookback_delta_ms;
@@ -96,7 +65,7 @@ impl Evaluator<'_> {
     }
 
     pub(crate) fn matrix_selector(&mut self, m: &MatrixSelector) -> Result<RangeArg> {
-        let ms = matchers(&m.vs)?;
+        let ms = selector_matchers(&m.vs)?;
         let range = m.range.as_millis() as i64;
         let ends = self.refs(&m.vs.at, &m.vs.offset);
         let (lo, hi) = bounds(&ends);

@@ -22,7 +22,7 @@
 //! Windows with a non-finite value and windows whose sums stop being finite are fitted
 //! directly, so Inf and NaN behave exactly as Prometheus's per-window code does.
 
-use super::range::seconds;
+use super::seconds;
 use crate::eval::kahan_inc;
 use orrery_model::Sample;
 

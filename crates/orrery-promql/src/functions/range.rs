@@ -19,6 +19,7 @@
 //! upstream functions is moot here.
 
 use super::fit::SlidingFit;
+use super::seconds;
 use crate::error::{PromqlError, Result};
 use crate::eval::{dedupe, drop_name_owned, for_each_window, par};
 use crate::eval::{format_float, kahan_inc, quantile};
@@ -190,11 +191,6 @@ fn simple(
 ) -> Result<Val> {
     let rv = ev.eval_range(arg(args, 0)?)?;
     finish(map_windows_par(rv, |_, w| f(w)), keep_name)
-}
-
-/// Milliseconds as seconds, rounded as Prometheus's `float64(ms) / 1000`.
-pub(super) fn seconds(t: i64) -> f64 {
-    t as f64 / 1000.0
 }
 
 /// `rate`, `increase` and `delta`, plus the info Prometheus attaches to `rate` and

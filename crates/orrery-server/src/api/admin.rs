@@ -1,16 +1,55 @@
-//! Admin and operational endpoints: flush, readiness, `/metrics`, and the 404 fallback.
+//! The admin family: `/metrics` (the server's and storage's own metrics), `/-/ready`,
+//! `/-/healthy` and `POST /api/v1/admin/flush`. Failures of the flush are answered in
+//! the Prometheus envelope, as Prometheus answers its admin API.
 
-use super::AppState;
-use crate::error::{ApiError, ErrorType};
+use super::prometheus::error::ApiError;
+use crate::telemetry::HttpMetrics;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use orrery_tsdb::{Db, MetricValue};
 use std::sync::Arc;
 
+/// What the admin endpoints need from the metric store beyond reads and writes.
+pub(crate) trait StoreAdmin: Send + Sync {
+    /// Persists the head into blocks; returns when durable.
+    fn flush(&self) -> Result<(), String>;
+    /// The store's own metrics, for `/metrics`.
+    fn metrics(&self) -> Vec<MetricValue>;
+}
+
+impl StoreAdmin for Db {
+    fn flush(&self) -> Result<(), String> {
+        Db::flush(self).map_err(|e| e.to_string())
+    }
+
+    fn metrics(&self) -> Vec<MetricValue> {
+        Db::metrics(self)
+    }
+}
+
+/// What the admin handlers share.
+pub(crate) struct AdminState {
+    pub store: Arc<dyn StoreAdmin>,
+    pub metrics: Arc<HttpMetrics>,
+}
+
+/// The family's routes.
+pub(crate) fn routes(state: Arc<AdminState>) -> Router {
+    Router::new()
+        .route("/api/v1/admin/flush", post(flush))
+        .route("/metrics", get(metrics))
+        .route("/-/ready", get(ready))
+        .route("/-/healthy", get(ready))
+        .with_state(state)
+}
+
 /// `POST /api/v1/admin/flush`: persists the head into blocks; returns when durable.
-pub(crate) async fn flush(State(state): State<Arc<AppState>>) -> Result<StatusCode, ApiError> {
-    let db = state.db.clone();
-    tokio::task::spawn_blocking(move || db.flush())
+async fn flush(State(state): State<Arc<AdminState>>) -> Result<StatusCode, ApiError> {
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || store.flush())
         .await
         .map_err(|e| ApiError::internal(format!("flush task failed: {e}")))?
         .map_err(|e| ApiError::internal(format!("flush failed: {e}")))?;
@@ -18,9 +57,9 @@ pub(crate) async fn flush(State(state): State<Arc<AppState>>) -> Result<StatusCo
 }
 
 /// `GET /metrics`.
-pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let db = state.db.clone();
-    let storage = tokio::task::spawn_blocking(move || db.metrics())
+async fn metrics(State(state): State<Arc<AdminState>>) -> Response {
+    let store = state.store.clone();
+    let storage = tokio::task::spawn_blocking(move || store.metrics())
         .await
         .unwrap_or_default();
     (
@@ -34,14 +73,6 @@ pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 }
 
 /// `GET /-/ready` and `/-/healthy`: storage is open once the server listens.
-pub(crate) async fn ready() -> &'static str {
+async fn ready() -> &'static str {
     "Orrery is Ready.\n"
-}
-
-pub(crate) async fn not_found() -> ApiError {
-    ApiError::with_status(
-        StatusCode::NOT_FOUND,
-        ErrorType::NotFound,
-        "no such endpoint",
-    )
 }

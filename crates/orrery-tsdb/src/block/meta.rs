@@ -180,10 +180,7 @@ mod tests {
     fn ulid_time_prefix_is_now() {
         let u = parse_ulid(&new_ulid()).unwrap();
         let ms = (u >> 80) as u64;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
+        let now = orrery_model::clock::now_ms() as u64;
         assert!(ms <= now + 1000 && ms + 60_000 > now, "{ms} vs {now}");
     }
 

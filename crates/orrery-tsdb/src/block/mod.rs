@@ -77,7 +77,7 @@ pub fn write_block(
         Ok(Some(meta)) => {
             let dst = parent.join(&meta.ulid);
             std::fs::rename(&tmp, &dst).map_err(|e| TsdbError::io("rename", &tmp, e))?;
-            sync_dir(parent)?;
+            orrery_segment::sync_dir(&RealFs, parent)?;
             Ok(Some(meta))
         }
         Ok(None) => {
@@ -151,7 +151,7 @@ fn write_into(
     let index = encode_index(min_time, &table, &entries)?;
     write_file(&dir.join(BLOCK_INDEX), &index)?;
     write_file(&dir.join(BLOCK_META), &meta.encode())?;
-    sync_dir(dir)?;
+    orrery_segment::sync_dir(&RealFs, dir)?;
     Ok(Some(meta))
 }
 
@@ -192,7 +192,7 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     f.sync_all().map_err(|e| TsdbError::io("fsync", path, e))
 }
 
-use crate::fsutil::sync_dir;
+use orrery_segment::RealFs;
 
 /// An open, verified block.
 #[derive(Debug)]

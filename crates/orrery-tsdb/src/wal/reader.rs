@@ -1,9 +1,10 @@
 //! Reading segments and checkpoints back, record by record, with bounded memory
 //! (one record at a time).
 
-use super::{FILE_HEADER_LEN, FORMAT_VERSION, MAX_RECORD_LEN, RECORD_HEADER_LEN};
+use super::{FILE_HEADER_LEN, FORMAT_VERSION, MAX_RECORD_LEN};
 use crate::{Result, TsdbError};
-use std::io::{BufReader, Read};
+use orrery_segment::{check_header, read_full, Frame, FrameReader, Fs, HeaderError, RealFs};
+use std::io::BufReader;
 use std::path::Path;
 
 /// How reading a segment ended.
@@ -31,82 +32,47 @@ pub enum SegmentReadEnd {
 pub fn read_segment(
     path: &Path,
     magic: [u8; 4],
+    f: impl FnMut(u8, &[u8]) -> Result<()>,
+) -> Result<SegmentReadEnd> {
+    read_segment_with(&RealFs, path, magic, f)
+}
+
+/// [`read_segment`] through `fs`.
+pub fn read_segment_with<F: Fs>(
+    fs: &F,
+    path: &Path,
+    magic: [u8; 4],
     mut f: impl FnMut(u8, &[u8]) -> Result<()>,
 ) -> Result<SegmentReadEnd> {
-    let file = std::fs::File::open(path).map_err(|e| TsdbError::io("open", path, e))?;
+    let file = fs
+        .open_read(path)
+        .map_err(|e| TsdbError::io("open", path, e))?;
     let mut r = BufReader::with_capacity(1 << 20, file);
     let mut header = [0u8; FILE_HEADER_LEN];
-    match read_full(&mut r, &mut header).map_err(|e| TsdbError::io("read", path, e))? {
-        n if n < FILE_HEADER_LEN => {
-            return Ok(corrupt(
-                path,
-                0,
-                format!("short file header; got {n} bytes; want {FILE_HEADER_LEN}"),
-            ));
+    let n = read_full(&mut r, &mut header).map_err(|e| TsdbError::io("read", path, e))?;
+    match check_header(&header[..n], magic, FORMAT_VERSION) {
+        Ok(()) => {}
+        // Written by a newer Orrery: refuse the directory rather than truncate it.
+        Err(e @ HeaderError::UnsupportedVersion { .. }) => {
+            return Err(TsdbError::corruption(path, 4, e.to_string()))
         }
-        _ => {}
+        Err(e) => return Ok(corrupt(path, 0, e.to_string())),
     }
-    if header[..4] != magic {
-        return Ok(corrupt(
-            path,
-            0,
-            format!("bad magic; got {:?}; want {:?}", &header[..4], magic),
-        ));
-    }
-    if header[4] != FORMAT_VERSION {
-        return Err(TsdbError::corruption(
-            path,
-            4,
-            format!(
-                "unsupported version; got {}; this build reads {FORMAT_VERSION}",
-                header[4]
-            ),
-        ));
-    }
-    let mut offset = FILE_HEADER_LEN as u64;
+    let mut frames = FrameReader::new(r, FILE_HEADER_LEN as u64, MAX_RECORD_LEN);
     let mut payload = Vec::new();
     loop {
-        let mut rh = [0u8; RECORD_HEADER_LEN];
-        let n = read_full(&mut r, &mut rh).map_err(|e| TsdbError::io("read", path, e))?;
-        if n == 0 {
-            return Ok(SegmentReadEnd::Clean { len: offset });
+        match frames
+            .next_frame(&mut payload)
+            .map_err(|e| TsdbError::io("read", path, e))?
+        {
+            Frame::End => {
+                return Ok(SegmentReadEnd::Clean {
+                    len: frames.offset(),
+                })
+            }
+            Frame::Bad(e) => return Ok(corrupt(path, e.offset(), e.to_string())),
+            Frame::Record { typ, .. } => f(typ, &payload)?,
         }
-        if n < RECORD_HEADER_LEN {
-            return Ok(corrupt(
-                path,
-                offset,
-                format!("torn record header; got {n} of {RECORD_HEADER_LEN} bytes"),
-            ));
-        }
-        let len = u32::from_le_bytes([rh[0], rh[1], rh[2], rh[3]]) as usize;
-        let crc = u32::from_le_bytes([rh[4], rh[5], rh[6], rh[7]]);
-        let typ = rh[8];
-        if len > MAX_RECORD_LEN {
-            return Ok(corrupt(
-                path,
-                offset,
-                format!("record too long; got {len} bytes; cannot exceed {MAX_RECORD_LEN}"),
-            ));
-        }
-        payload.resize(len, 0);
-        let n = read_full(&mut r, &mut payload).map_err(|e| TsdbError::io("read", path, e))?;
-        if n < len {
-            return Ok(corrupt(
-                path,
-                offset,
-                format!("torn record; got {n} of {len} payload bytes"),
-            ));
-        }
-        let got = crc32c::crc32c_append(crc32c::crc32c(&[typ]), &payload);
-        if got != crc {
-            return Ok(corrupt(
-                path,
-                offset,
-                format!("checksum mismatch; got {got:#010x}; want {crc:#010x}"),
-            ));
-        }
-        f(typ, &payload)?;
-        offset += (RECORD_HEADER_LEN + len) as u64;
     }
 }
 
@@ -115,18 +81,4 @@ fn corrupt(path: &Path, offset: u64, reason: String) -> SegmentReadEnd {
         error: TsdbError::corruption(path, offset, reason),
         offset,
     }
-}
-
-/// Reads until `buf` is full or EOF; returns the bytes read.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }

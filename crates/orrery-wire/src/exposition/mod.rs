@@ -1,6 +1,6 @@
 //! Scrape-side parsing of the Prometheus text exposition format 0.0.4 (and its 1.0.0
 //! variant with quoted UTF-8 names) and of OpenMetrics 1.0 text, into samples and
-//! family metadata.
+//! family metadata, plus the label-value escaping that writers of the format need.
 //!
 //! # Brief overview
 //!
@@ -14,6 +14,9 @@
 //!   scrape loop): a known series then costs no label parsing and no allocation.
 //! * [`WordHasher`] and [`SeededWords`] are the keyed hasher the parser uses for its
 //!   maps, for callers that key their own maps by series text.
+//! * [`escape_label_value`] and [`write_label_value`] are the writer's side of the
+//!   label-value escapes, for code that writes the text format (the server's `/metrics`
+//!   and `/federate`).
 //!
 //! The parser is one line-oriented byte scanner with a strict (OpenMetrics) and a
 //! tolerant (text) mode; it is pure, keeps no state between calls and never panics.
@@ -66,12 +69,14 @@
 //!     later in the body takes precedence, as in Prometheus. Callers that want
 //!     Prometheus's after-relabeling semantics pass zeros and check afterwards.
 
+mod escape;
 mod hash;
 mod number;
 mod parser;
 #[cfg(test)]
 mod tests;
 
+pub use escape::{escape_label_value, write_label_value};
 pub use hash::{SeededWords, WordHasher};
 
 use crate::series::truncate;

@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use orrery_httpclient::{Authorization, BasicAuth, HttpClientConfig, HttpClientError, TlsConfig};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -144,23 +145,6 @@ pub struct AttachMetadataConfig {
     pub node: bool,
 }
 
-/// `authorization:`, the `Authorization` header.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Authorization {
-    /// The scheme; only `Bearer` (the default) is supported.
-    #[serde(default, rename = "type")]
-    pub kind: Option<String>,
-    /// The token itself; excludes `credentials_file`.
-    #[serde(default)]
-    pub credentials: Option<String>,
-    /// A file holding the token; excludes `credentials`.
-    #[serde(default)]
-    pub credentials_file: Option<PathBuf>,
-}
-
-pub use crate::config::{BasicAuth, TlsConfig};
-
 /// Where `build` finds in-cluster facts; a field so tests need no real pod.
 pub(crate) struct ClusterEnv {
     /// The service account directory (holding `namespace`).
@@ -237,60 +221,38 @@ impl KubernetesSdConfig {
                 });
             }
         }
-        if self.bearer_token_file.is_some() && self.authorization.is_some() {
-            return Err(DiscoveryError::Conflict {
-                first: "bearer_token_file",
-                second: "authorization",
-            });
+        let http = self.http_client_config();
+        http.validate().map_err(DiscoveryError::Http)?;
+        if let Some(t) = &self.tls_config {
+            if t.min_version.is_some() || t.max_version.is_some() {
+                return Err(DiscoveryError::Unsupported {
+                    option: "tls_config.min_version/max_version",
+                    reason: "the Kubernetes client negotiates TLS 1.2 or 1.3 itself",
+                });
+            }
         }
-        if (self.bearer_token_file.is_some() || self.authorization.is_some())
-            && self.basic_auth.is_some()
-        {
-            return Err(DiscoveryError::Conflict {
-                first: "authorization",
-                second: "basic_auth",
-            });
-        }
+        // kube sends tokens only as `Bearer`; Prometheus would send any scheme.
         if let Some(a) = &self.authorization {
-            if let Some(kind) = a.kind.as_deref().filter(|k| *k != "Bearer") {
+            if a.scheme() != "Bearer" {
                 return Err(DiscoveryError::Invalid {
                     option: "authorization.type",
-                    reason: format!("only Bearer is supported; got {kind:?}"),
-                });
-            }
-            match (&a.credentials, &a.credentials_file) {
-                (Some(_), Some(_)) => {
-                    return Err(DiscoveryError::Conflict {
-                        first: "authorization.credentials",
-                        second: "authorization.credentials_file",
-                    })
-                }
-                (None, None) => {
-                    return Err(DiscoveryError::Invalid {
-                        option: "authorization",
-                        reason: "one of credentials or credentials_file is required".to_owned(),
-                    })
-                }
-                _ => {}
-            }
-        }
-        if let Some(b) = &self.basic_auth {
-            if b.password.is_some() && b.password_file.is_some() {
-                return Err(DiscoveryError::Conflict {
-                    first: "basic_auth.password",
-                    second: "basic_auth.password_file",
-                });
-            }
-        }
-        if let Some(t) = &self.tls_config {
-            if t.cert_file.is_some() != t.key_file.is_some() {
-                return Err(DiscoveryError::Invalid {
-                    option: "tls_config",
-                    reason: "cert_file and key_file must be set together".to_owned(),
+                    reason: format!("only Bearer is supported; got {:?}", a.scheme()),
                 });
             }
         }
         Ok(())
+    }
+
+    /// The HTTP client options in the shared shape (Prometheus declares them inline in
+    /// `kubernetes_sd_configs`; these are the ones kube's client can honour).
+    pub fn http_client_config(&self) -> HttpClientConfig {
+        HttpClientConfig {
+            bearer_token_file: self.bearer_token_file.clone(),
+            authorization: self.authorization.clone(),
+            basic_auth: self.basic_auth.clone(),
+            tls_config: self.tls_config.clone(),
+            ..HttpClientConfig::default()
+        }
     }
 
     /// The first HTTP client option that is set, if any.
@@ -326,7 +288,7 @@ impl KubernetesSdConfig {
                 .await
                 .map_err(DiscoveryError::Kubeconfig)?
         } else if let Some(server) = &self.api_server {
-            let kc = self.explicit_kubeconfig(server)?;
+            let kc = kubeconfig_for(server, &self.http_client_config())?;
             kube::Config::from_custom_kubeconfig(kc, &Default::default())
                 .await
                 .map_err(DiscoveryError::Kubeconfig)?
@@ -352,70 +314,76 @@ impl KubernetesSdConfig {
             selectors: self.selectors,
         })
     }
+}
 
-    /// A one-context kubeconfig for `api_server` and the client options, so that kube
-    /// loads certificates and token files exactly as it does for kubeconfig files.
-    fn explicit_kubeconfig(
-        &self,
-        server: &str,
-    ) -> Result<kube::config::Kubeconfig, DiscoveryError> {
-        let mut cluster = Map::new();
-        cluster.insert("server".into(), json!(server));
-        let mut user = Map::new();
-        if let Some(t) = &self.tls_config {
-            if let Some(ca) = &t.ca_file {
-                cluster.insert("certificate-authority".into(), path_value(ca)?);
-            }
-            if let Some(name) = &t.server_name {
-                cluster.insert("tls-server-name".into(), json!(name));
-            }
-            if t.insecure_skip_verify {
-                cluster.insert("insecure-skip-tls-verify".into(), json!(true));
-            }
-            if let (Some(cert), Some(key)) = (&t.cert_file, &t.key_file) {
-                user.insert("client-certificate".into(), path_value(cert)?);
-                user.insert("client-key".into(), path_value(key)?);
-            }
+/// A one-context kubeconfig for `server` and the HTTP client options, so that kube
+/// loads certificates and token files exactly as it does for kubeconfig files (a token
+/// file is re-read by kube as it changes; a password file is read once, here).
+/// `follow_redirects`, `proxy_url` and `enable_http2` have no kubeconfig counterpart and
+/// are not passed on; [`KubernetesSdConfig`] does not accept them.
+pub(crate) fn kubeconfig_for(
+    server: &str,
+    http: &HttpClientConfig,
+) -> Result<kube::config::Kubeconfig, DiscoveryError> {
+    let mut cluster = Map::new();
+    cluster.insert("server".into(), json!(server));
+    let mut user = Map::new();
+    if let Some(t) = &http.tls_config {
+        if let Some(ca) = &t.ca_file {
+            cluster.insert("certificate-authority".into(), path_value(ca)?);
         }
-        if let Some(file) = &self.bearer_token_file {
+        if let Some(name) = &t.server_name {
+            cluster.insert("tls-server-name".into(), json!(name));
+        }
+        if t.insecure_skip_verify {
+            cluster.insert("insecure-skip-tls-verify".into(), json!(true));
+        }
+        if let (Some(cert), Some(key)) = (&t.cert_file, &t.key_file) {
+            user.insert("client-certificate".into(), path_value(cert)?);
+            user.insert("client-key".into(), path_value(key)?);
+        }
+    }
+    if let Some(token) = &http.bearer_token {
+        user.insert("token".into(), json!(token));
+    }
+    if let Some(file) = &http.bearer_token_file {
+        user.insert("token-file".into(), path_value(file)?);
+    }
+    if let Some(a) = &http.authorization {
+        if let Some(token) = &a.credentials {
+            user.insert("token".into(), json!(token));
+        }
+        if let Some(file) = &a.credentials_file {
             user.insert("token-file".into(), path_value(file)?);
         }
-        if let Some(a) = &self.authorization {
-            if let Some(token) = &a.credentials {
-                user.insert("token".into(), json!(token));
-            }
-            if let Some(file) = &a.credentials_file {
-                user.insert("token-file".into(), path_value(file)?);
-            }
-        }
-        if let Some(b) = &self.basic_auth {
-            user.insert("username".into(), json!(b.username));
-            let password = match (&b.password, &b.password_file) {
-                (Some(p), _) => p.clone(),
-                (None, Some(file)) => std::fs::read_to_string(file)
-                    .map_err(|source| DiscoveryError::ReadFile {
-                        path: file.clone(),
-                        source,
-                    })?
-                    .trim_end_matches(['\r', '\n'])
-                    .to_owned(),
-                (None, None) => String::new(),
-            };
-            user.insert("password".into(), json!(password));
-        }
-        let doc = json!({
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "sd", "cluster": cluster}],
-            "users": [{"name": "sd", "user": user}],
-            "contexts": [{"name": "sd", "context": {"cluster": "sd", "user": "sd"}}],
-            "current-context": "sd",
-        });
-        serde_json::from_value(doc).map_err(|e| DiscoveryError::Invalid {
-            option: "api_server",
-            reason: e.to_string(),
-        })
     }
+    if let Some(b) = &http.basic_auth {
+        user.insert("username".into(), json!(b.username));
+        let password = match (&b.password, &b.password_file) {
+            (Some(p), _) => p.clone(),
+            (None, Some(file)) => orrery_httpclient::read_secret("basic_auth.password_file", file)
+                .map_err(|e| match e {
+                    HttpClientError::ReadFile { path, source, .. } => {
+                        DiscoveryError::ReadFile { path, source }
+                    }
+                    other => DiscoveryError::Http(other),
+                })?,
+            (None, None) => String::new(),
+        };
+        user.insert("password".into(), json!(password));
+    }
+    let doc = json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "sd", "cluster": cluster}],
+        "users": [{"name": "sd", "user": user}],
+        "contexts": [{"name": "sd", "context": {"cluster": "sd", "user": "sd"}}],
+        "current-context": "sd",
+    });
+    serde_json::from_value(doc).map_err(|e| DiscoveryError::Invalid {
+        option: "api_server",
+        reason: e.to_string(),
+    })
 }
 
 /// A path as a kubeconfig string value (kubeconfig paths must be UTF-8).

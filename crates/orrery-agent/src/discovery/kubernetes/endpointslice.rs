@@ -19,9 +19,9 @@
 
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
-use super::endpoints::{resolve_pod, set_target_ref, SeenPods};
 use super::service::service_labels;
-use super::watch::Related;
+use super::target_ref::{resolve_pod, set_target_ref, SeenPods};
+use super::Related;
 use super::{
     add_object_meta_labels, join_host_port, sanitize_label_name, set, ADDRESS_LABEL,
     NAMESPACE_LABEL,

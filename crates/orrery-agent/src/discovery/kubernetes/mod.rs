@@ -18,16 +18,22 @@
 //!   meanwhile get empty groups, the rest are re-sent (as Prometheus's informers do).
 //!
 //! Label production is pure, one file per role (`node.rs`, `pod.rs`, `service.rs`,
-//! `endpoints.rs`, `endpointslice.rs`, `ingress.rs`), so it is tested without a server;
-//! `watch.rs` owns the object stores and the event loop.
+//! `endpoints.rs`, `endpointslice.rs`, `ingress.rs`, plus `target_ref.rs` for what the two
+//! endpoint roles share), so it is tested without a server; `watch.rs` owns the object
+//! stores and the event loop, and calls the role files, which see the stores only
+//! through [`Related`].
 //!
 //! Concurrency: `run` is one task; every watch stream is polled from it, and the stores
 //! have a single writer (the loop), so no locks are needed.
 //!
+//! The HTTP client options are `orrery_httpclient`'s, checked by Prometheus's
+//! `http_config` rules, and become a kubeconfig for kube (`config::kubeconfig_for`).
+//!
 //! Differences from Prometheus: `attach_metadata` (node and namespace metadata) and the
-//! HTTP client options other than `bearer_token_file`, `authorization`, `basic_auth` and
-//! `tls_config` are rejected with a config error; a node without any address sends an
-//! empty group (Prometheus keeps its previous targets).
+//! HTTP client options other than `bearer_token_file`, `authorization` (type `Bearer`
+//! only), `basic_auth` and `tls_config` are rejected with a config error; a
+//! `basic_auth.password_file` is read once, when discovery starts; a node without any
+//! address sends an empty group (Prometheus keeps its previous targets).
 
 mod config;
 mod endpoints;
@@ -36,6 +42,7 @@ mod ingress;
 mod node;
 mod pod;
 mod service;
+mod target_ref;
 mod watch;
 
 #[cfg(test)]
@@ -43,15 +50,23 @@ pub(crate) mod tests;
 
 use std::fmt;
 
+use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use tokio::sync::mpsc;
 
 pub use config::{
-    AttachMetadataConfig, Authorization, BasicAuth, KubernetesSdConfig, NamespaceDiscovery, Role,
-    SelectorConfig, TlsConfig,
+    AttachMetadataConfig, KubernetesSdConfig, NamespaceDiscovery, Role, SelectorConfig,
 };
 
 use super::{LabelSet, Update};
+
+/// The objects that enrich `endpoints` and `endpointslice` targets.
+pub(crate) struct Related<'a> {
+    /// Services, looked up by the endpoints' name or the slice's service-name label.
+    pub(crate) services: &'a watch::Store<Service>,
+    /// Pods, looked up by the addresses' target references.
+    pub(crate) pods: &'a watch::Store<Pod>,
+}
 
 /// Why Kubernetes discovery could not be configured or could not run.
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +124,9 @@ pub enum DiscoveryError {
         #[source]
         source: std::io::Error,
     },
+    /// The HTTP client options break one of Prometheus's `http_config` rules.
+    #[error("kubernetes_sd_config: {0}")]
+    Http(orrery_httpclient::HttpClientError),
     /// The in-cluster configuration (service host/port environment, token, CA) is unusable.
     #[error("in-cluster Kubernetes configuration")]
     InCluster(#[source] kube::config::InClusterError),

@@ -84,13 +84,69 @@ fn config_validation_follows_prometheus() {
         "'attach_metadata.node' is not supported",
     );
     check(
-        serde_json::json!({"role": "pod", "api_server": "http://a", "authorization": {"type": "Basic", "credentials": "x"}}),
+        serde_json::json!({"role": "pod", "api_server": "http://a", "authorization": {"type": "Token", "credentials": "x"}}),
         "only Bearer is supported",
+    );
+    // The HTTP client rules and messages are Prometheus's http_config ones, shared with
+    // scrape configs.
+    check(
+        serde_json::json!({"role": "pod", "api_server": "http://a", "authorization": {"type": "Basic", "credentials": "x"}}),
+        "authorization type cannot be set to \"basic\", use \"basic_auth\" instead",
     );
     check(
         serde_json::json!({"role": "pod", "api_server": "http://a", "tls_config": {"cert_file": "/c"}}),
-        "cert_file and key_file must be set together",
+        "exactly one of key or key_file must be configured when a client certificate is configured",
     );
+    check(
+        serde_json::json!({"role": "pod", "api_server": "http://a", "tls_config": {"min_version": "TLS13"}}),
+        "'tls_config.min_version/max_version' is not supported",
+    );
+    check(
+        serde_json::json!({"role": "pod", "api_server": "http://a", "bearer_token_file": "/t", "authorization": {"credentials": "x"}}),
+        "authorization is not compatible with bearer_token & bearer_token_file",
+    );
+    check(
+        serde_json::json!({"role": "pod", "api_server": "http://a", "authorization": {"credentials": "x"}, "basic_auth": {"username": "u"}}),
+        "at most one of basic_auth, oauth2 & authorization must be configured",
+    );
+}
+
+#[test]
+fn authorization_without_credentials_is_accepted_as_in_prometheus() {
+    // The Kubernetes copy of the rules asked for credentials or credentials_file; the
+    // scrape copy and Prometheus accept neither (no token is sent).
+    let cfg = parse(serde_json::json!({"role": "pod", "api_server": "http://a", "authorization": {"type": "Bearer"}})).unwrap();
+    cfg.validate().unwrap();
+    let kc = config::kubeconfig_for("http://a", &cfg.http_client_config()).unwrap();
+    let kc = serde_json::to_value(kc).unwrap();
+    let user = &kc["users"][0]["user"];
+    assert!(
+        user.get("token").is_none() && user.get("tokenFile").is_none(),
+        "{user}"
+    );
+}
+
+#[test]
+fn a_password_file_loses_surrounding_whitespace_as_in_prometheus() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("password");
+    std::fs::write(&file, " secret \n").unwrap();
+    let cfg = parse(serde_json::json!({
+        "role": "pod",
+        "api_server": "http://a",
+        "basic_auth": {"username": "u", "password_file": file},
+        "tls_config": {"ca_file": "/ca.crt", "server_name": "k8s", "insecure_skip_verify": true},
+    }))
+    .unwrap();
+    let kc = config::kubeconfig_for("http://a", &cfg.http_client_config()).unwrap();
+    let kc = serde_json::to_value(kc).unwrap();
+    let user = &kc["users"][0]["user"];
+    assert_eq!(user["username"], "u", "{kc}");
+    assert_eq!(user["password"], "secret", "{kc}");
+    let cluster = &kc["clusters"][0]["cluster"];
+    assert_eq!(cluster["certificate-authority"], "/ca.crt", "{kc}");
+    assert_eq!(cluster["tls-server-name"], "k8s", "{kc}");
+    assert_eq!(cluster["insecure-skip-tls-verify"], true, "{kc}");
 }
 
 #[tokio::test]

@@ -31,7 +31,7 @@ use super::ingress::{ingress_source, ingress_targets};
 use super::node::{node_source, node_targets};
 use super::pod::{pod_source, pod_targets};
 use super::service::{service_source, service_targets};
-use super::{KubernetesDiscovery, Role};
+use super::{KubernetesDiscovery, Related, Role};
 use crate::discovery::{TargetGroup, Update};
 
 /// `(namespace, name)`; the namespace is empty for cluster-scoped objects (nodes).
@@ -119,14 +119,6 @@ impl<K: Resource> Store<K> {
             }
         }
     }
-}
-
-/// The objects that enrich `endpoints` and `endpointslice` targets.
-pub(crate) struct Related<'a> {
-    /// Services, looked up by the endpoints' name or the slice's service-name label.
-    pub(crate) services: &'a Store<Service>,
-    /// Pods, looked up by the addresses' target references.
-    pub(crate) pods: &'a Store<Pod>,
 }
 
 /// One watch event, tagged with its kind.

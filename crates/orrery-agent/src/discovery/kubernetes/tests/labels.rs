@@ -14,7 +14,8 @@ use super::super::node::node_targets;
 use super::super::pod::pod_targets;
 use super::super::sanitize_label_name;
 use super::super::service::service_targets;
-use super::super::watch::{Related, Store};
+use super::super::watch::Store;
+use super::super::Related;
 use crate::discovery::LabelSet;
 
 fn obj<T: serde::de::DeserializeOwned>(v: Value) -> T {
