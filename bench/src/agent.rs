@@ -13,7 +13,7 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -266,8 +266,7 @@ fn probe_fixture(http: &Client, fixture: &Fixture, gzip: bool) -> Result<(u64, u
 /// A started agent process.
 struct AgentProcess {
     pid: u32,
-    child: Child,
-    log: PathBuf,
+    proc: orrery_testkit::proc::Proc,
     base_url: String,
 }
 
@@ -310,17 +309,16 @@ impl AgentProcess {
             SystemKind::VictoriaMetrics => bail!("BUG: victoria-metrics has no agent here"),
         }
         let log = dir.join("agent.log");
-        let child = systems::spawn_logged(&mut cmd, bin, &log)?;
+        let proc = systems::spawn_logged("agent", &mut cmd, bin, &log)?;
         Ok(AgentProcess {
-            pid: child.id(),
-            child,
-            log,
+            pid: proc.pid(),
+            proc,
             base_url: format!("http://{listen}"),
         })
     }
 
     fn check_alive(&mut self) -> Result<()> {
-        if let Some(status) = self.child.try_wait()? {
+        if let Some(status) = self.proc.try_status() {
             bail!("exited ({status}); last log lines:\n{}", self.log_tail(20));
         }
         Ok(())
@@ -357,12 +355,12 @@ impl AgentProcess {
     }
 
     fn log_tail(&self, n: usize) -> String {
-        systems::log_tail(&self.log, n)
+        self.proc.log_tail(n)
     }
 
     /// SIGTERM, then SIGKILL after 10s.
     fn stop(mut self) {
-        crate::systems::stop_child(&mut self.child);
+        self.proc.stop(systems::STOP_GRACE);
     }
 }
 

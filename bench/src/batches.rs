@@ -23,7 +23,7 @@ use anyhow::{Context, Result};
 use orrery_model::{Sample, TimeSeries, WriteRequest, STALE_NAN};
 
 use crate::dataset::{Dataset, ValueGen};
-use crate::rng::mix;
+use orrery_testkit::rng::mix;
 
 /// The pre-encoded bodies of a run.
 #[derive(Debug, Clone)]

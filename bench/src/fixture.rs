@@ -28,7 +28,7 @@ use flate2::Compression;
 use orrery_model::gofloat::write_expfmt;
 
 use crate::minihttp::{self, Request, Response};
-use crate::rng::Rng;
+use orrery_testkit::rng::Rng;
 
 /// How a series' value moves between scrapes.
 #[derive(Debug, Clone, Copy)]

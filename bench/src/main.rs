@@ -16,14 +16,9 @@ mod http;
 mod ingest;
 mod minihttp;
 mod procstat;
-// The result comparison of the PromQL compliance test, shared so that "equal" means the
-// same in both places.
-#[path = "../../crates/orrery/tests/promql_compare/mod.rs"]
-mod promql_compare;
 mod query;
 mod replay;
 mod report;
-mod rng;
 mod sink;
 mod systems;
 

@@ -26,9 +26,9 @@ use crate::dataset::{Config, Dataset, SCRAPE_INTERVAL_MS};
 use crate::http::Client;
 use crate::ingest::IngestArgs;
 use crate::procstat;
-use crate::promql_compare::{diff, Answer};
 use crate::replay;
 use crate::systems::{Running, SystemKind};
+use orrery_testkit::promql_compare::{diff, Answer};
 
 /// Flags of `orrery-bench query`: the ingest flags (dataset, systems, output) plus these.
 #[derive(Debug, Clone, Args)]

@@ -13,13 +13,12 @@
 //! - VictoriaMetrics: `GET /internal/force_flush`, then the data directory size has not
 //!   changed for 5s (background merges settle), at most 120s; disk = the data directory.
 
-use std::fs::File;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+use orrery_testkit::proc::Proc;
 
 use crate::http::Client;
 
@@ -173,14 +172,12 @@ pub struct Running {
     pub base_url: String,
     /// Its data directory.
     pub data_dir: PathBuf,
-    log: PathBuf,
-    child: Child,
+    proc: Proc,
 }
 
 /// Picks a free port by binding port 0 and releasing it.
 pub fn free_port() -> Result<u16> {
-    let l = TcpListener::bind("127.0.0.1:0").context("bind 127.0.0.1:0")?;
-    Ok(l.local_addr()?.port())
+    orrery_testkit::ports::free_port().context("bind 127.0.0.1:0")
 }
 
 impl Running {
@@ -234,14 +231,13 @@ impl Running {
         }
         cmd.args(extra);
         let log = work.join("server.log");
-        let child = spawn_logged(&mut cmd, bin, &log)?;
+        let proc = spawn_logged(kind.name(), &mut cmd, bin, &log)?;
         Ok(Running {
             kind,
-            pid: child.id(),
+            pid: proc.pid(),
             base_url: format!("http://{listen}"),
             data_dir,
-            log,
-            child,
+            proc,
         })
     }
 
@@ -259,7 +255,7 @@ impl Running {
         };
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(status) = self.child.try_wait()? {
+            if let Some(status) = self.proc.try_status() {
                 bail!(
                     "{} exited during startup ({status}); last log lines:\n{}",
                     self.kind.name(),
@@ -403,53 +399,27 @@ impl Running {
 
     /// Whether the process is still alive.
     pub fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        self.proc.try_status().is_none()
     }
 
     /// The last `n` lines of the server log.
     pub fn log_tail(&self, n: usize) -> String {
-        log_tail(&self.log, n)
+        self.proc.log_tail(n)
     }
 
     /// Stops the process: SIGTERM, then SIGKILL after 10s.
     pub fn stop(mut self) {
-        stop_child(&mut self.child);
+        self.proc.stop(STOP_GRACE);
     }
 }
+
+/// How long a stopped system gets between SIGTERM and SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// Starts `cmd` (the program `bin`) with stdin closed and stdout and stderr in a fresh
-/// file `log`.
-pub fn spawn_logged(cmd: &mut Command, bin: &Path, log: &Path) -> Result<Child> {
-    let out = File::create(log).with_context(|| format!("create {}", log.display()))?;
-    cmd.stdin(Stdio::null())
-        .stdout(out.try_clone()?)
-        .stderr(out);
-    cmd.spawn()
-        .with_context(|| format!("start {}", bin.display()))
-}
-
-/// The last `n` lines of the log file `log` (empty if it cannot be read).
-pub fn log_tail(log: &Path, n: usize) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-/// Stops a child process: SIGTERM, then SIGKILL if it is still running after 10s.
-pub fn stop_child(child: &mut std::process::Child) {
-    // SAFETY: kill(2) with our own child's pid and a valid signal number.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-    }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+/// file `log`. The process is killed if the returned [`Proc`] is dropped.
+pub fn spawn_logged(name: &str, cmd: &mut Command, bin: &Path, log: &Path) -> Result<Proc> {
+    Proc::spawn_logged(name, cmd, log).with_context(|| format!("start {}", bin.display()))
 }
 
 /// Polls the size of `dir` every second until it has not changed for `quiet`, at most

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use orrery_model::Labels;
 
 use super::{Config, Dataset, FamilyKind, Model, SeriesSpec, Target, SCRAPE_INTERVAL_MS};
-use crate::rng::{hash_str, mix, Rng};
+use orrery_testkit::rng::{hash_str, mix, Rng};
 
 /// Apiserver histogram bucket bounds (a subset of the real apiserver's).
 const APISERVER_LE: [f64; 22] = [

@@ -8,7 +8,7 @@
 //! and equal to `_count` at `+Inf`.
 
 use super::{Dataset, SeriesSpec};
-use crate::rng::Rng;
+use orrery_testkit::rng::Rng;
 
 /// How a series' value evolves per 15s step.
 #[derive(Debug, Clone, PartialEq)]

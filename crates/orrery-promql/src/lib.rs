@@ -9,7 +9,9 @@
 //! from any caller run under one [`QueryGate`] (slots, deadline, series and sample
 //! limits).
 //!
-//! Entry points: [`Engine::instant_query`] and [`Engine::range_query`].
+//! Entry points: [`Engine::instant_query`] and [`Engine::range_query`]. The
+//! [`script`] module runs Prometheus's promqltest scripts (and gives rule unit tests
+//! their series notation and loader).
 #![deny(missing_docs)]
 
 mod engine;
@@ -20,6 +22,7 @@ mod limits;
 mod memstore;
 mod options;
 mod parse;
+pub mod script;
 mod value;
 
 #[cfg(test)]

@@ -1,7 +1,11 @@
-//! An in-memory [`Queryable`] for tests and the PromQL conformance runner: series in a
-//! sorted map, matchers evaluated by scanning. Not for production data sizes.
+//! An in-memory [`Queryable`] and [`Appendable`] for tests, the promqltest runner
+//! ([`crate::script`]) and rule unit tests (rules append their results into it): series
+//! in a sorted map, matchers evaluated by scanning. Not for production data sizes.
 
-use orrery_model::{Labels, Matcher, MetricMetadata, Queryable, Sample, Series, StorageError};
+use orrery_model::{
+    AppendOutcome, Appendable, Labels, Matcher, MetricMetadata, Queryable, Sample, Series,
+    StorageError, WriteBatch,
+};
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
@@ -52,6 +56,36 @@ impl MemStore {
                 })
             })
             .collect()
+    }
+}
+
+/// Takes every sample (there is no out-of-order window); a timestamp already present in
+/// the series keeps its first value and is counted as a duplicate, as storage does.
+/// Metadata is not kept. Never fails.
+impl Appendable for MemStore {
+    fn append_batch(&self, batch: &WriteBatch<'_>) -> Result<AppendOutcome, StorageError> {
+        let mut out = AppendOutcome::default();
+        let mut m = self.series.write().unwrap_or_else(|p| p.into_inner());
+        for (labels, samples) in batch.iter() {
+            if samples.is_empty() {
+                continue;
+            }
+            let labels = labels.to_labels();
+            if !m.contains_key(&labels) {
+                out.series_created += 1;
+            }
+            let v = m.entry(labels).or_default();
+            for s in samples {
+                match v.binary_search_by_key(&s.t, |x| x.t) {
+                    Ok(_) => out.duplicates += 1,
+                    Err(i) => {
+                        v.insert(i, *s);
+                        out.samples_written += 1;
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -117,5 +151,85 @@ impl Queryable for MemStore {
 
     fn metadata(&self) -> Vec<MetricMetadata> {
         Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orrery_model::{TimeSeries, WriteRequest};
+
+    fn write(series: &[(&str, &[(i64, f64)])]) -> WriteRequest {
+        WriteRequest {
+            timeseries: series
+                .iter()
+                .map(|(name, pts)| TimeSeries {
+                    labels: Labels::from_pairs([("__name__", *name), ("job", "j")]),
+                    samples: pts.iter().map(|&(t, v)| Sample::new(t, v)).collect(),
+                })
+                .collect(),
+            metadata: Vec::new(),
+        }
+    }
+
+    fn points(store: &MemStore, name: &str) -> Vec<(i64, f64)> {
+        let m = Matcher::new(orrery_model::MatchOp::Equal, "__name__", name).unwrap();
+        let got = store.select(i64::MIN, i64::MAX, &[m]).unwrap();
+        got.iter()
+            .flat_map(|s| s.samples.iter().map(|p| (p.t, p.v)))
+            .collect()
+    }
+
+    #[test]
+    fn appended_samples_are_queryable_in_time_order() {
+        let store = MemStore::new();
+        let o = store
+            .append(&write(&[
+                ("a", &[(2_000, 2.0), (1_000, 1.0)]),
+                ("b", &[(5, 5.0)]),
+            ]))
+            .unwrap();
+        assert_eq!(
+            o,
+            AppendOutcome {
+                samples_written: 3,
+                series_created: 2,
+                ..AppendOutcome::default()
+            }
+        );
+        assert_eq!(points(&store, "a"), [(1_000, 1.0), (2_000, 2.0)]);
+        assert_eq!(points(&store, "b"), [(5, 5.0)]);
+    }
+
+    #[test]
+    fn a_repeated_timestamp_keeps_the_first_value_and_is_counted() {
+        let store = MemStore::new();
+        store.add(
+            Labels::from_pairs([("__name__", "a"), ("job", "j")]),
+            [Sample::new(1_000, 1.0)],
+        );
+        let o = store
+            .append(&write(&[(
+                "a",
+                &[(1_000, 9.0), (3_000, 3.0), (3_000, 7.0)],
+            )]))
+            .unwrap();
+        assert_eq!(
+            o,
+            AppendOutcome {
+                samples_written: 1,
+                duplicates: 2,
+                ..AppendOutcome::default()
+            }
+        );
+        assert_eq!(points(&store, "a"), [(1_000, 1.0), (3_000, 3.0)]);
+    }
+
+    #[test]
+    fn a_series_without_samples_is_not_created() {
+        let store = MemStore::new();
+        let o = store.append(&write(&[("a", &[])])).unwrap();
+        assert_eq!(o, AppendOutcome::default());
+        assert!(points(&store, "a").is_empty());
     }
 }

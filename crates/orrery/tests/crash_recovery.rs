@@ -431,7 +431,7 @@ fn sigkill_mid_stream_loses_no_acknowledged_sample() {
     let mut server = Orrery::start(dir.path(), None);
     let writers = Writers::start(&server, None);
     writers.wait_acked(5, Duration::from_secs(30));
-    let delay = Duration::from_millis(rng.range(0, 2_000));
+    let delay = Duration::from_millis(rng.range_u64(0, 2_000));
     println!("streaming; SIGKILL in {delay:?}");
     std::thread::sleep(delay);
     server.sigkill();
@@ -471,7 +471,7 @@ fn sigkill_during_block_cuts_and_compaction_loses_no_acknowledged_sample() {
         common::read_reply(resp).0
     };
     for i in 0..3 {
-        std::thread::sleep(Duration::from_millis(rng.range(100, 600)));
+        std::thread::sleep(Duration::from_millis(rng.range_u64(100, 600)));
         let (before, t0) = (writers.acked_total(), Instant::now());
         let status = flush(&server);
         assert_eq!(status, 204, "flush {i} answered {status}");
@@ -526,10 +526,10 @@ fn sigkill_during_block_cuts_and_compaction_loses_no_acknowledged_sample() {
                 }
                 Err(_) => return done,
             }
-            std::thread::sleep(Duration::from_millis(rng.range(20, 300)));
+            std::thread::sleep(Duration::from_millis(rng.range_u64(20, 300)));
         }
     });
-    let delay = Duration::from_millis(rng.range(0, 3_000));
+    let delay = Duration::from_millis(rng.range_u64(0, 3_000));
     println!("streaming and flushing; SIGKILL in {delay:?}");
     std::thread::sleep(delay);
     server.sigkill();

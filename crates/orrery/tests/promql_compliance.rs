@@ -9,7 +9,8 @@
 //! remote-write requests to a real Prometheus (`--web.enable-remote-write-receiver`; the
 //! data is in time order, so 2.42's head accepts all of it, with no backfill needed) and to
 //! `orrery server`, then runs every query of
-//! `../shared/conformance/compliance/promql-test-queries.expanded.txt` as a range query
+//! `compliance/promql-test-queries.expanded.txt` of the conformance data (found by
+//! `orrery_testkit::conformance`; see `docs/testing.md`) as a range query
 //! (70 minutes, step 1m, well inside the data) against both and compares the answers with
 //! `promql_compare` (same series, same timestamps, values within 1e-5 relative, NaN = NaN,
 //! errors on both sides).
@@ -25,15 +26,14 @@
 //! Queries that currently differ are listed, each with a one-line reason, in
 //! `promql_compliance_known.txt`. The test fails on a difference that is not listed and on
 //! a listed query that now matches. `COMPLIANCE_UPDATE=1` rewrites the list (keeping the
-//! reasons of entries that still differ). Without Prometheus the test prints a loud
-//! SKIPPED line, or fails when `CI` is set.
+//! reasons of entries that still differ). Without the conformance data or without
+//! Prometheus the test prints one skip line, or fails when `CI` is set.
 
 mod common;
-mod promql_compare;
 
 use common::{free_port, http, mix64, read_reply, wait_ready, Orrery, Proc};
 use orrery_model::{Labels, Sample, TimeSeries, WriteRequest, STALE_NAN};
-use promql_compare::{diff, Answer};
+use orrery_testkit::promql_compare::{diff, Answer};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -56,13 +56,6 @@ const QUERY_START_MS: i64 = T0_MS + 40 * 60_000;
 const QUERY_END_MS: i64 = T0_MS + 110 * 60_000;
 const QUERY_STEP: &str = "60";
 const INSTANCES: usize = 3;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repository root")
-}
 
 fn known_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/promql_compliance_known.txt")
@@ -396,7 +389,7 @@ fn read_known(path: &Path) -> BTreeMap<String, String> {
 }
 
 const KNOWN_HEADER: &str = "\
-# Queries of ../shared/conformance/compliance/promql-test-queries.expanded.txt whose range-query
+# Queries of <conformance>/compliance/promql-test-queries.expanded.txt whose range-query
 # result from Orrery differs from Prometheus 2.42 (Debian's /usr/bin/prometheus) in
 # crates/orrery/tests/promql_compliance.rs. One per line: <query><TAB><reason>.
 # \"deliberate:\" = Orrery follows Prometheus 3.x semantics, which differ from 2.42 here.
@@ -406,6 +399,10 @@ const KNOWN_HEADER: &str = "\
 
 #[test]
 fn compliance_queries_give_prometheus_results_as_range_queries() {
+    let Some(compliance) = orrery_testkit::conformance::dir("promql_compliance", "compliance")
+    else {
+        return;
+    };
     if !Path::new(PROMETHEUS).exists() {
         if std::env::var_os("CI").is_some() {
             panic!("{PROMETHEUS} is missing and CI is set: install it with `apt-get install prometheus` (.ci/run does)");
@@ -417,11 +414,10 @@ fn compliance_queries_give_prometheus_results_as_range_queries() {
         );
         return;
     }
-    let list_path =
-        repo_root().join("../shared/conformance/compliance/promql-test-queries.expanded.txt");
+    let list_path = compliance.join("promql-test-queries.expanded.txt");
     let list = std::fs::read_to_string(&list_path).unwrap_or_else(|e| {
         panic!(
-            "cannot read the compliance query list {} ({e}); it lives in the shared conformance folder next to the repository",
+            "cannot read the compliance query list {}: {e}",
             list_path.display()
         )
     });

@@ -1,167 +1,24 @@
 //! Shared harness for the end-to-end tests: starts the real `orrery` binary (and other
 //! programs such as Prometheus) on free loopback ports, waits until they answer, and
-//! kills them on drop so that no process outlives a test, even one that panics. Each
-//! process writes its output to a log file whose tail is printed when a test fails.
+//! kills them on drop so that no process outlives a test, even one that panics. The
+//! process harness, ports and RNG come from `orrery-testkit`; this module adds what is
+//! specific to these tests (the `orrery` command lines, HTTP helpers over `ureq`).
 
 // Every test binary compiles this module and uses a different subset of it.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-use std::fs::File;
-use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
-/// How long a server may take to answer `/-/ready` after it starts (WAL replay included).
-pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
+pub use orrery_testkit::proc::{spawn_ready, wait_ready, Proc, READY_TIMEOUT};
+pub use orrery_testkit::rng::{mix as mix64, seed, Rng};
 
 /// A port that was free a moment ago on 127.0.0.1. Another process may take it before we
 /// use it; [`Orrery::start`] retries with a new one when that happens.
 pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
-    l.local_addr()
-        .expect("local_addr of a bound listener")
-        .port()
-}
-
-/// A child process whose stdout and stderr go to a log file. Dropping it sends SIGKILL
-/// and reaps it; if the thread is panicking, the end of the log is printed first.
-pub struct Proc {
-    name: String,
-    child: Child,
-    log: PathBuf,
-    status: Option<ExitStatus>,
-    _log_dir: tempfile::TempDir,
-}
-
-impl Proc {
-    /// Starts `cmd`, with stdin closed and output in a fresh log file.
-    pub fn spawn(name: &str, cmd: &mut Command) -> Proc {
-        let log_dir = tempfile::Builder::new()
-            .prefix("orrery-e2e-log-")
-            .tempdir()
-            .expect("creating a log directory");
-        let log = log_dir.path().join(format!("{name}.log"));
-        let out = File::create(&log).expect("creating a log file");
-        let err = out.try_clone().expect("cloning a log file handle");
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {name} ({:?}): {e}", cmd.get_program()));
-        Proc {
-            name: name.to_string(),
-            child,
-            log,
-            status: None,
-            _log_dir: log_dir,
-        }
-    }
-
-    /// The process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Everything the process has written so far.
-    pub fn log_text(&self) -> String {
-        std::fs::read(&self.log)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
-    }
-
-    /// The last `n` lines of the log.
-    pub fn log_tail(&self, n: usize) -> String {
-        let text = self.log_text();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(n)..].join("\n")
-    }
-
-    /// The exit status if the process has ended, without waiting.
-    pub fn try_status(&mut self) -> Option<ExitStatus> {
-        if self.status.is_none() {
-            self.status = self.child.try_wait().expect("try_wait on a child");
-        }
-        self.status
-    }
-
-    /// Waits up to `timeout` for the process to end.
-    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(s) = self.try_status() {
-                return Some(s);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// SIGKILL, then reap. Returns the exit status.
-    pub fn kill(&mut self) -> ExitStatus {
-        if let Some(s) = self.status {
-            return s;
-        }
-        // Child::kill sends SIGKILL on Unix.
-        let _ = self.child.kill();
-        let s = self.child.wait().expect("waiting for a killed child");
-        self.status = Some(s);
-        s
-    }
-
-    /// Sends `sig` and waits up to `timeout` for the process to exit; on timeout it is
-    /// killed and the test fails.
-    pub fn signal_and_wait(&mut self, sig: libc::c_int, timeout: Duration) -> ExitStatus {
-        if let Some(s) = self.try_status() {
-            panic!("{} had already exited ({s}) before signal {sig}", self.name);
-        }
-        let pid = libc::pid_t::try_from(self.pid()).expect("pid fits pid_t");
-        // SAFETY: kill(2) with a pid we spawned and have not reaped yet (so it cannot have
-        // been reused) and a valid signal number; it touches no memory.
-        let rc = unsafe { libc::kill(pid, sig) };
-        assert_eq!(
-            rc,
-            0,
-            "kill({pid}, {sig}) failed: {}",
-            std::io::Error::last_os_error()
-        );
-        match self.wait_timeout(timeout) {
-            Some(s) => s,
-            None => {
-                self.kill();
-                panic!(
-                    "{} did not exit within {timeout:?} of signal {sig}; log tail:\n{}",
-                    self.name,
-                    self.log_tail(40)
-                );
-            }
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let alive = self.try_status().is_none();
-        if alive {
-            self.kill();
-        }
-        if std::thread::panicking() {
-            eprintln!(
-                "---- last lines of the {} log ({}) ----\n{}\n---- end of {} log ----",
-                self.name,
-                if alive {
-                    "killed by the harness"
-                } else {
-                    "had exited"
-                },
-                self.log_tail(60),
-                self.name
-            );
-        }
-    }
+    orrery_testkit::ports::free_port().expect("binding 127.0.0.1:0")
 }
 
 /// A blocking HTTP client that returns 4xx/5xx as statuses, not errors.
@@ -227,53 +84,6 @@ pub fn post_remote_write(
     Ok(read_reply(resp))
 }
 
-/// Polls `url` until it answers 200, the process exits, or `timeout` passes.
-pub fn wait_ready(proc: &mut Proc, url: &str, timeout: Duration) -> Result<(), String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(2)))
-        .build()
-        .into();
-    let started = Instant::now();
-    loop {
-        if let Some(s) = proc.try_status() {
-            return Err(format!(
-                "{} exited ({s}) before {url} answered; log tail:\n{}",
-                proc.name,
-                proc.log_tail(40)
-            ));
-        }
-        if let Ok(resp) = agent.get(url).call() {
-            if resp.status() == 200 {
-                return Ok(());
-            }
-        }
-        if started.elapsed() > timeout {
-            return Err(format!(
-                "{url} did not answer 200 within {timeout:?}; {} log tail:\n{}",
-                proc.name,
-                proc.log_tail(40)
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Starts `cmd`, with its output in the log `name`, and waits until `url` answers 200;
-/// panics if it does not within [`READY_TIMEOUT`].
-pub fn spawn_ready(name: &str, cmd: &mut Command, url: &str) -> Proc {
-    let started = Instant::now();
-    let mut proc = Proc::spawn(name, cmd);
-    wait_ready(&mut proc, url, READY_TIMEOUT)
-        .unwrap_or_else(|e| panic!("{name} did not start: {e}"));
-    println!(
-        "{name} pid {} ready at {url} in {:?}",
-        proc.pid(),
-        started.elapsed()
-    );
-    proc
-}
-
 /// Debian's node-exporter, scraped by the tests that find it installed.
 pub const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
 
@@ -298,26 +108,11 @@ pub fn start_on_free_port(
     data_dir: &Path,
     command: impl Fn(SocketAddr) -> Command,
 ) -> (Proc, SocketAddr) {
-    let mut last = String::new();
-    for _ in 0..3 {
-        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let started = Instant::now();
-        let mut proc = Proc::spawn(name, &mut command(addr));
-        match wait_ready(&mut proc, &format!("http://{addr}/-/ready"), READY_TIMEOUT) {
-            Ok(()) => {
-                println!(
-                    "{what} pid {} ready on {addr} in {:?} (data dir {})",
-                    proc.pid(),
-                    started.elapsed(),
-                    data_dir.display()
-                );
-                return (proc, addr);
-            }
-            Err(e) if proc.log_text().contains("Address already in use") => last = e,
-            Err(e) => panic!("{what} did not start: {e}"),
-        }
-    }
-    panic!("{what} did not start (port taken three times): {last}");
+    orrery_testkit::proc::start_on_free_port(
+        name,
+        &format!("{what} (data dir {})", data_dir.display()),
+        command,
+    )
 }
 
 /// A running `orrery server`.
@@ -366,21 +161,7 @@ impl Orrery {
 
     /// SIGTERM and wait for a clean exit; the exit code must be 0.
     pub fn terminate(&mut self) {
-        let started = Instant::now();
-        let s = self
-            .proc
-            .signal_and_wait(libc::SIGTERM, Duration::from_secs(30));
-        assert_eq!(
-            s.code(),
-            Some(0),
-            "orrery server exited with {s} after SIGTERM; log tail:\n{}",
-            self.proc.log_tail(40)
-        );
-        println!(
-            "orrery server pid {} exited 0 after SIGTERM in {:?}",
-            self.proc.pid(),
-            started.elapsed()
-        );
+        self.proc.terminate(Duration::from_secs(30));
     }
 
     /// The value of an unlabelled sample in `/metrics`, or `None` if it is absent.
@@ -396,50 +177,4 @@ impl Orrery {
             rest.trim().parse().ok()
         })
     }
-}
-
-/// The seed for a randomised test: `ORRERY_TEST_SEED` if set, otherwise the clock. It is
-/// printed so that a failure can be replayed.
-pub fn seed(test: &str) -> u64 {
-    let seed = match std::env::var("ORRERY_TEST_SEED") {
-        Ok(s) => s
-            .trim()
-            .parse()
-            .unwrap_or_else(|e| panic!("ORRERY_TEST_SEED={s:?} is not a u64: {e}")),
-        Err(_) => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1),
-    };
-    println!("{test}: seed {seed} (replay with ORRERY_TEST_SEED={seed})");
-    seed
-}
-
-/// A small deterministic generator (SplitMix64); good enough to pick delays and values.
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator from a seed.
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        mix64(self.0)
-    }
-
-    /// A number in `[lo, hi)`.
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        assert!(lo < hi, "empty range {lo}..{hi}");
-        lo + self.next_u64() % (hi - lo)
-    }
-}
-
-/// SplitMix64's finaliser: a stateless hash of `x`.
-pub fn mix64(mut x: u64) -> u64 {
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
 }

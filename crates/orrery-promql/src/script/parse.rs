@@ -35,17 +35,27 @@ static LOAD: LazyLock<Regex> =
 /// A script command with the 1-based line it starts on.
 #[derive(Debug)]
 pub enum Command {
+    /// `clear`: empty the store.
     Clear,
+    /// `load <interval>` (or `load_with_nhcb`) and its series lines.
     Load {
+        /// The line of the `load` header.
         line: usize,
+        /// The interval between a series' samples.
         interval_ms: i64,
+        /// `load_with_nhcb`: classic histogram families also become custom-bucket
+        /// native histograms.
         with_nhcb: bool,
+        /// Each series line with its 1-based line number.
         series: Vec<(usize, SeriesDesc)>,
     },
+    /// An `eval` block.
     Eval(Box<Eval>),
     /// A line the runner could not parse; the rest of its block is dropped.
     Error {
+        /// The offending line.
         line: usize,
+        /// What is wrong with it.
         msg: String,
     },
 }
@@ -53,12 +63,16 @@ pub enum Command {
 /// How a string expectation matches.
 #[derive(Debug, Clone)]
 pub enum Matcher {
+    /// Any message (no `msg:` or `regex:` given).
     Any,
+    /// `msg: <text>`: exactly this message.
     Exact(String),
+    /// `regex: <re>`: a message this regex finds a match in.
     Regex(Regex),
 }
 
 impl Matcher {
+    /// Whether the message `s` satisfies the expectation.
     pub fn matches(&self, s: &str) -> bool {
         match self {
             Matcher::Any => true,
@@ -81,8 +95,11 @@ impl std::fmt::Display for Matcher {
 /// An expected series with its 1-based position among the series lines.
 #[derive(Debug, Clone)]
 pub struct ExpectedSeries {
+    /// 1-based position among the eval's series lines (the order `ordered` checks).
     pub pos: usize,
+    /// The series' labels.
     pub labels: Labels,
+    /// The expected values: one for an instant query, one per step for a range query.
     pub values: Vec<SeqValue>,
 }
 
@@ -91,48 +108,78 @@ pub struct ExpectedSeries {
 pub enum Expected {
     /// Series lines (possibly none: an empty result).
     Series(Vec<ExpectedSeries>),
+    /// A bare number: a scalar result.
     Scalar(f64),
+    /// `expect string "…"`: a string result.
     String(String),
 }
 
 /// Instant or range.
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
-    Instant { t: i64 },
-    Range { start: i64, end: i64, step: i64 },
+    /// `eval instant at <t>`.
+    Instant {
+        /// Evaluation time, ms.
+        t: i64,
+    },
+    /// `eval range from <start> to <end> step <step>`.
+    Range {
+        /// First step, ms.
+        start: i64,
+        /// Last step (inclusive), ms.
+        end: i64,
+        /// Step, ms.
+        step: i64,
+    },
 }
 
 /// One `eval` block.
 #[derive(Debug)]
 pub struct Eval {
+    /// The line of the `eval` header.
     pub line: usize,
+    /// The PromQL expression.
     pub expr: String,
+    /// Instant or range, with its times.
     pub kind: Kind,
-    /// Old-style header flags.
+    /// `eval_fail` (v3.0 header).
     pub legacy_fail: bool,
+    /// `eval_warn` (v3.0 header).
     pub legacy_warn: bool,
+    /// `eval_info` (v3.0 header).
     pub legacy_info: bool,
+    /// `eval_ordered` (v3.0 header).
     pub legacy_ordered: bool,
+    /// `expected_fail_message <text>` (v3.0).
     pub expected_fail_message: Option<String>,
+    /// `expected_fail_regexp <re>` (v3.0).
     pub expected_fail_regexp: Option<Regex>,
-    /// `expect` lines.
+    /// `expect fail` lines.
     pub fail: Vec<Matcher>,
+    /// `expect warn` lines.
     pub warn: Vec<Matcher>,
+    /// `expect info` lines.
     pub info: Vec<Matcher>,
+    /// `expect no_warn`.
     pub no_warn: bool,
+    /// `expect no_info`.
     pub no_info: bool,
+    /// `expect ordered`.
     pub ordered: bool,
     /// `expect range vector from … to … step …` for an instant query.
     pub range_vector: Option<(i64, i64, i64)>,
+    /// The expected result.
     pub expected: Expected,
     /// The eval or its expectation involves native histograms.
     pub expects_histogram: bool,
 }
 
 impl Eval {
+    /// Whether the query must fail (either syntax).
     pub fn is_fail(&self) -> bool {
         self.legacy_fail || !self.fail.is_empty()
     }
+    /// Whether the result's order is checked (either syntax).
     pub fn is_ordered(&self) -> bool {
         self.legacy_ordered || self.ordered
     }

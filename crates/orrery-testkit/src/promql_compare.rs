@@ -1,17 +1,14 @@
 //! Comparison of two answers of the Prometheus HTTP API to the same range query
 //! (`/api/v1/query_range`): one from the reference (Prometheus), one from the system under
-//! test. It is shared by the compliance test (`tests/promql_compliance.rs`) and by the
-//! query phase of the benchmark (`bench/src/query.rs` includes this file by path), so that
-//! "equal" means the same thing in both places.
+//! test. It is shared by the compliance test (`crates/orrery/tests/promql_compliance.rs`)
+//! and by the query phase of the benchmark (`bench/src/query.rs`), so that "equal" means
+//! the same thing in both places.
 //!
 //! Two answers are equal when both are errors (messages are not compared), or both are
 //! matrices with the same set of label sets and, for every series, the same timestamps
 //! and values equal within a relative tolerance of [`REL_TOLERANCE`] (with an absolute
 //! margin of [`ABS_MARGIN`] for values near zero, as the upstream compliance tester does).
 //! Any NaN equals any NaN; infinities must match exactly. Pure functions, no I/O.
-
-// The benchmark uses a subset of this module.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 

@@ -8,7 +8,7 @@
 //! "0 repeated"). Native histograms (`{{…}}`) are recognised and counted but not
 //! decoded: this engine has no native histograms.
 
-use orrery_model::{Labels, STALE_NAN};
+use orrery_model::{Labels, Sample, STALE_NAN};
 
 /// One position of an expanded sequence.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -24,19 +24,55 @@ pub enum SeqValue {
 /// A parsed series line.
 #[derive(Debug, Clone)]
 pub struct SeriesDesc {
+    /// The series' labels, `__name__` included when a metric name was given.
     pub labels: Labels,
+    /// One entry per position of the expanded value list.
     pub values: Vec<SeqValue>,
 }
 
 impl SeriesDesc {
+    /// The float samples, position k at `k × interval_ms` (gaps and histograms left out).
+    pub fn samples(&self, interval_ms: i64) -> Vec<Sample> {
+        self.values
+            .iter()
+            .enumerate()
+            .filter_map(|(k, v)| match v {
+                SeqValue::Float(f) => Some(Sample::new(k as i64 * interval_ms, *f)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// True when any position holds a native histogram.
     pub fn has_histogram(&self) -> bool {
         self.values.iter().any(|v| matches!(v, SeqValue::Histogram))
     }
 }
 
+/// A series description, value list or duration that does not follow the notation; the
+/// message names the offending text.
+#[derive(Debug, Clone, Default, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotationError(pub String);
+
 /// Parses a Prometheus duration (`0`, `5m`, `1h30m`, `10s53ms`, `1d`, `2w`, `1y`) into ms.
-pub fn parse_duration_ms(s: &str) -> Result<i64, String> {
+pub fn parse_duration_ms(s: &str) -> Result<i64, NotationError> {
+    parse_duration_ms_str(s).map_err(NotationError)
+}
+
+/// Parses a series line: `metric{l="v"} values…` (see [`parse_values`]).
+pub fn parse_series_line(line: &str) -> Result<SeriesDesc, NotationError> {
+    parse_series_line_str(line).map_err(NotationError)
+}
+
+/// Expands a value list (`1 2+3x4 _ _x2 stale 5xN {{…}}`) into one [`SeqValue`] per
+/// position.
+pub fn parse_values(s: &str) -> Result<Vec<SeqValue>, NotationError> {
+    parse_values_str(s).map_err(NotationError)
+}
+
+/// [`parse_duration_ms`] with a plain message.
+fn parse_duration_ms_str(s: &str) -> Result<i64, String> {
     let s = s.trim();
     if s == "0" {
         return Ok(0);
@@ -136,14 +172,14 @@ fn parse_float_word(s: &str) -> Option<f64> {
 }
 
 /// Splits a series line into its label part and the rest, and parses the labels.
-pub fn parse_series_line(line: &str) -> Result<SeriesDesc, String> {
+fn parse_series_line_str(line: &str) -> Result<SeriesDesc, String> {
     let (labels, rest) = parse_metric(line)?;
-    let values = parse_values(rest)?;
+    let values = parse_values_str(rest)?;
     Ok(SeriesDesc { labels, values })
 }
 
 /// Parses `name`, `name{…}` or `{…}` at the start of `s`; returns the labels and the rest.
-pub fn parse_metric(s: &str) -> Result<(Labels, &str), String> {
+pub(crate) fn parse_metric(s: &str) -> Result<(Labels, &str), String> {
     let s = s.trim_start();
     let b = s.as_bytes();
     let mut i = 0;
@@ -229,7 +265,7 @@ fn parse_label_set(s: &str) -> Result<(Pairs, &str), String> {
 }
 
 /// Parses a Go-style quoted string (`"…"` or `'…'` with escapes, or raw `` `…` ``).
-pub fn parse_quoted(s: &str) -> Result<(String, &str), String> {
+pub(crate) fn parse_quoted(s: &str) -> Result<(String, &str), String> {
     let mut chars = s.char_indices();
     let q = match chars.next() {
         Some((_, c @ ('"' | '\'' | '`'))) => c,
@@ -318,7 +354,7 @@ fn split_items(s: &str) -> Result<Vec<&str>, String> {
 }
 
 /// Expands the value items of a series line.
-pub fn parse_values(s: &str) -> Result<Vec<SeqValue>, String> {
+fn parse_values_str(s: &str) -> Result<Vec<SeqValue>, String> {
     let mut out = Vec::new();
     for item in split_items(s)? {
         expand_item(item, &mut out).map_err(|e| format!("bad value {item:?}: {e}"))?;
@@ -439,7 +475,7 @@ fn scan_value(s: &str) -> Result<(f64, &str), String> {
         while j < b.len() && (b[j].is_ascii_alphanumeric()) && b[j] != b'x' {
             j += 1;
         }
-        let ms = parse_duration_ms(&s[start..j])?;
+        let ms = parse_duration_ms_str(&s[start..j])?;
         return Ok((sign * ms as f64 / 1000.0, &s[j..]));
     }
     let v: f64 = s[start..i]

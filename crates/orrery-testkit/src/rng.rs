@@ -1,9 +1,35 @@
-//! A small deterministic PRNG (SplitMix64) and the hashing helpers the dataset uses.
+//! A small deterministic PRNG (SplitMix64), the stable hashing helpers built on its
+//! finalizer, and the seed of a randomised test.
 //!
 //! The benchmark must produce the same dataset for the same seed on every machine and
-//! every run, so it owns its generator instead of depending on `rand` and its version
-//! policy. SplitMix64 is fast, passes BigCrush, and needs one `u64` of state, which
-//! matters because every generated series carries its own stream.
+//! every run, and a randomised test must replay from the seed it printed, so the project
+//! owns its generator instead of depending on `rand` and its version policy. SplitMix64
+//! is fast, passes BigCrush, and needs one `u64` of state, which matters because every
+//! generated series carries its own stream.
+
+/// The environment variable that fixes the seed of a randomised test.
+pub const ENV_SEED: &str = "ORRERY_TEST_SEED";
+
+/// The seed for a randomised test: `ORRERY_TEST_SEED` if set, otherwise the clock. It is
+/// printed (the test harness shows it when the test fails) so that a failure can be
+/// replayed.
+///
+/// # Panics
+/// When `ORRERY_TEST_SEED` is set but is not a `u64`.
+pub fn seed(test: &str) -> u64 {
+    let seed = match std::env::var(ENV_SEED) {
+        Ok(s) => s
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("{ENV_SEED}={s:?} is not a u64: {e}")),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1),
+    };
+    println!("{test}: seed {seed} (replay with {ENV_SEED}={seed})");
+    seed
+}
 
 /// A SplitMix64 stream. Not cryptographic; only for synthetic data.
 #[derive(Debug, Clone)]
@@ -39,6 +65,12 @@ impl Rng {
         debug_assert!(n > 0, "BUG: below(0)");
         // Multiply-shift keeps the bias below 2^-64 * n, irrelevant for synthetic data.
         ((self.next_u64() as u128 * n as u128) >> 64) as u64
+    }
+
+    /// An integer uniformly distributed in `[lo, hi)`; the range must not be empty.
+    pub fn range_u64(&mut self, lo: u64, hi: u64) -> u64 {
+        assert!(lo < hi, "empty range {lo}..{hi}");
+        lo + self.below(hi - lo)
     }
 
     /// A float uniformly distributed in `[lo, hi)`.

@@ -8,10 +8,10 @@
 //! `load_with_nhcb` histogram family, or a `{{…}}` expectation) are skipped: the engine
 //! has no native histograms.
 
-use super::script::{Command, Eval, Expected, ExpectedSeries, Kind};
-use super::series::SeqValue;
-use orrery_model::{is_stale_nan, Labels, Sample};
-use orrery_promql::{Engine, MemStore, PromqlError, QueryResult, Value};
+use super::parse::{Command, Eval, Expected, ExpectedSeries, Kind};
+use super::series::{SeqValue, SeriesDesc};
+use crate::{Engine, MemStore, PromqlError, QueryResult, Value};
+use orrery_model::{is_stale_nan, Labels, Sample, StorageError};
 use promql_parser::parser::{Expr, VectorSelector};
 use promql_parser::util::{walk_expr, ExprVisitor};
 use regex::Regex;
@@ -25,16 +25,22 @@ pub const SKIP_NATIVE: &str = "native histograms not supported";
 /// The result of one eval (or one runner error).
 #[derive(Debug, Clone)]
 pub enum Outcome {
+    /// Every expectation held (and the range-mode cross-check agreed).
     Pass,
+    /// Not run, with the reason (e.g. [`SKIP_NATIVE`]).
     Skip(String),
     /// The eval failed: a short reason (for the known-failures list) and a detail.
     Fail {
+        /// A short, stable reason (`mismatch`, `annotations`, `engine panic`, …).
         reason: String,
+        /// What was expected and what came back.
         detail: String,
     },
     /// The eval passed but its range-mode cross-check did not.
     CrossFail {
+        /// A short, stable reason, prefixed `cross-check: `.
         reason: String,
+        /// What the range query gave at the middle step.
         detail: String,
     },
 }
@@ -42,8 +48,11 @@ pub enum Outcome {
 /// One reported item of a file.
 #[derive(Debug, Clone)]
 pub struct EvalReport {
+    /// The line of the `eval` header (or of the malformed line).
     pub line: usize,
+    /// The expression (empty for a malformed line).
     pub expr: String,
+    /// What happened.
     pub outcome: Outcome,
 }
 
@@ -92,8 +101,10 @@ thread_local! {
     static QUIET: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Keeps engine panics (caught and reported as failures) from flooding the output.
-fn install_quiet_hook() {
+/// Keeps engine panics (caught by [`Runner`] and reported as failures) from flooding the
+/// output: wraps the process's panic hook so that it stays silent while a runner's query
+/// is evaluated on this thread. Idempotent; other panics print as before.
+pub fn quiet_engine_panics() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let prev = std::panic::take_hook();
@@ -181,8 +192,9 @@ pub struct Runner {
 }
 
 impl Runner {
+    /// A runner over `engine` with an empty store; `legacy` selects v3.0.1's annotation
+    /// rules.
     pub fn new(engine: Engine, legacy: bool) -> Self {
-        install_quiet_hook();
         Runner {
             engine,
             store: MemStore::new(),
@@ -191,6 +203,8 @@ impl Runner {
         }
     }
 
+    /// Runs `cmds` in order (loads, clears and evals share the runner's store) and
+    /// reports every eval and every [`Command::Error`].
     pub fn run(&mut self, cmds: &[Command]) -> Vec<EvalReport> {
         let mut out = Vec::new();
         for c in cmds {
@@ -200,11 +214,22 @@ impl Runner {
                     self.histograms.clear();
                 }
                 Command::Load {
+                    line,
                     interval_ms,
                     with_nhcb,
                     series,
-                    ..
-                } => self.load(*interval_ms, *with_nhcb, series),
+                } => {
+                    if let Err(e) = self.load(*interval_ms, *with_nhcb, series) {
+                        out.push(EvalReport {
+                            line: *line,
+                            expr: String::new(),
+                            outcome: Outcome::Fail {
+                                reason: "runner: load failed".into(),
+                                detail: e.to_string(),
+                            },
+                        });
+                    }
+                }
                 Command::Error { line, msg } => out.push(EvalReport {
                     line: *line,
                     expr: String::new(),
@@ -227,10 +252,10 @@ impl Runner {
         &mut self,
         interval: i64,
         with_nhcb: bool,
-        series: &[(usize, super::series::SeriesDesc)],
-    ) {
-        // As in Prometheus's `load`, a series defined twice in one command keeps only
-        // its last definition.
+        series: &[(usize, SeriesDesc)],
+    ) -> Result<(), StorageError> {
+        super::load(&self.store, interval, series)?;
+        // The histogram bookkeeping follows the same "last definition wins" rule.
         for (i, (_, d)) in series.iter().enumerate() {
             if series[i + 1..]
                 .iter()
@@ -238,20 +263,8 @@ impl Runner {
             {
                 continue;
             }
-            let samples: Vec<Sample> = d
-                .values
-                .iter()
-                .enumerate()
-                .filter_map(|(k, v)| match v {
-                    SeqValue::Float(f) => Some(Sample::new(k as i64 * interval, *f)),
-                    _ => None,
-                })
-                .collect();
             if d.has_histogram() {
                 self.add_histogram(d.labels.clone());
-            }
-            if !samples.is_empty() {
-                self.store.add(d.labels.clone(), samples);
             }
             if with_nhcb {
                 if let Some(base) = nhcb_base(&d.labels) {
@@ -259,6 +272,7 @@ impl Runner {
                 }
             }
         }
+        Ok(())
     }
 
     fn add_histogram(&mut self, l: Labels) {
@@ -272,7 +286,7 @@ impl Runner {
         if self.histograms.is_empty() {
             return false;
         }
-        match orrery_promql::parse_expr(expr) {
+        match crate::parse_expr(expr) {
             Ok(e) => {
                 let mut v = SelectorScan {
                     hist: &self.histograms,
@@ -448,7 +462,7 @@ impl Runner {
         } else {
             Value::Vector(
                 vec.into_iter()
-                    .map(|(labels, v)| orrery_promql::VectorElem { labels, t, v })
+                    .map(|(labels, v)| crate::VectorElem { labels, t, v })
                     .collect(),
             )
         };
@@ -528,7 +542,7 @@ fn check_expected_failure(ev: &Eval, msg: &str) -> Result<(), String> {
 
 fn check_annos(
     kind: &str,
-    expected: &[super::script::Matcher],
+    expected: &[super::parse::Matcher],
     actual: &[String],
 ) -> Result<(), String> {
     if expected.is_empty() {
@@ -765,7 +779,7 @@ mod tests {
     }
 
     fn outcomes(script: &str) -> Vec<Outcome> {
-        let cmds = super::super::script::parse_script(script);
+        let cmds = super::super::parse::parse_script(script);
         Runner::new(Engine::default(), false)
             .run(&cmds)
             .into_iter()
