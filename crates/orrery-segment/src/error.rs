@@ -3,7 +3,7 @@
 //! version); [`FsError`] is a failed filesystem call. Callers wrap them into their own
 //! error types with the path, which they know and this crate does not always.
 
-use crate::frame::{FILE_HEADER_LEN, RECORD_HEADER_LEN};
+use crate::layout::{FILE_HEADER_LEN, RECORD_HEADER_LEN};
 use std::path::PathBuf;
 
 /// A record frame that cannot be trusted; nothing at or after [`FrameError::offset`]

@@ -7,16 +7,8 @@
 //! files to their end.
 
 use crate::error::{FrameError, HeaderError};
+use crate::layout::{FILE_HEADER_LEN, RECORD_HEADER_LEN};
 use std::io::Read;
-
-/// Bytes before the first record: magic, version, three reserved zero bytes.
-pub const FILE_HEADER_LEN: usize = 8;
-/// Bytes of a record frame header: body length (u32le), CRC32C (u32le), type (u8).
-pub const RECORD_HEADER_LEN: usize = 9;
-/// Largest payload a record of any format built on this crate carries (64 MiB). A
-/// format whose body has a fixed prefix before the payload (the queue's entry) adds
-/// the prefix to the limit it gives the reader.
-pub const MAX_PAYLOAD_LEN: usize = 64 << 20;
 
 /// Builds the 8-byte file header: `magic`, `version`, three zero bytes.
 pub fn file_header(magic: [u8; 4], version: u8) -> [u8; FILE_HEADER_LEN] {

@@ -30,15 +30,17 @@ mod atomic;
 mod error;
 mod frame;
 mod fs;
+mod layout;
 mod lock;
 
 pub use atomic::{sync_dir, tmp_path, write_atomic, write_atomic_bytes, TMP_SUFFIX};
 pub use error::{FrameError, FsError, HeaderError};
 pub use frame::{
     check_header, encode_frame, encode_frame_parts, file_header, read_frame, read_full, Frame,
-    FrameReader, FILE_HEADER_LEN, MAX_PAYLOAD_LEN, RECORD_HEADER_LEN,
+    FrameReader,
 };
 pub use fs::{Fs, FsFile, RealFs};
+pub use layout::{FILE_HEADER_LEN, MAX_PAYLOAD_LEN, RECORD_HEADER_LEN};
 pub use lock::DirLock;
 
 #[cfg(test)]

@@ -30,9 +30,6 @@ use std::path::{Path, PathBuf};
 
 /// Magic at the start of every WAL segment ("ORWL").
 pub const SEGMENT_MAGIC: [u8; 4] = *b"ORWL";
-/// Magic at the start of every checkpoint file ("ORCP"); checkpoints use the WAL's
-/// framing, and `checkpoint.rs` writes and reads them.
-pub use crate::checkpoint::CHECKPOINT_MAGIC;
 /// Current segment and checkpoint format version.
 pub const FORMAT_VERSION: u8 = 1;
 /// Bytes before the first record: magic, version, three reserved zero bytes.

@@ -4,6 +4,7 @@
 
 use super::faulty::FaultyFs;
 use super::*;
+use crate::checkpoint::CHECKPOINT_MAGIC;
 use std::sync::atomic::Ordering;
 
 fn write_records(dir: &Path, records: &[(u8, Vec<u8>)], seg_bytes: u64) -> WalWriter {
