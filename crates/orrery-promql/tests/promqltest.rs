@@ -112,6 +112,9 @@ fn promql_conformance() {
     let engine = Engine::new(EngineOptions {
         lookback_delta_ms: 5 * 60 * 1000,
         default_subquery_step_ms: 60 * 1000,
+        // Upstream's test engine (promqltest's NewTestEngine) enables the
+        // `promql-delayed-name-removal` feature; the scripts are written for it.
+        delayed_name_removal: true,
         ..EngineOptions::default()
     });
     let mut files: Vec<(String, PathBuf, bool)> = Vec::new();
