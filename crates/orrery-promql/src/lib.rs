@@ -20,6 +20,7 @@ mod limits;
 mod memstore;
 mod options;
 mod parse;
+mod parse_error;
 mod value;
 
 #[cfg(test)]

@@ -23,7 +23,8 @@ use promql_parser::parser::{Expr, VectorSelector};
 pub fn parse_expr(query: &str) -> Result<Expr> {
     let rewritten = rewrite(query);
     check_number_literals(&rewritten)?;
-    let expr = promql_parser::parser::parse(&rewritten).map_err(PromqlError::Parse)?;
+    let expr = promql_parser::parser::parse(&rewritten)
+        .map_err(|m| PromqlError::Parse(crate::parse_error::describe(query, &m)))?;
     check_tree(&expr)?;
     Ok(expr)
 }
