@@ -61,8 +61,10 @@ enum Kind {
     Aggregator,
     /// A binary operator, including `and`/`or`/`unless`/`atan2` and `=`.
     Op,
-    /// `=~`, `!~`, `!=`, `=` inside braces.
+    /// `=~`, `!~`, `!=` inside braces.
     MatchOp,
+    /// `=`: a matcher's operator inside braces, a stray character outside.
+    Eql,
     Number,
     Duration,
     Str,
@@ -99,6 +101,7 @@ impl Tok {
             Kind::Duration => format!("duration {}", short_quote(&self.text)),
             Kind::Str => format!("string {}", short_quote(&self.text)),
             Kind::Colon => "\":\"".into(),
+            Kind::At => "<op:@>".into(),
             _ => go_quote(&self.text),
         }
     }
@@ -118,6 +121,11 @@ fn go_quote(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// Go's `%#U`: `U+0063 'c'`.
+fn go_u(c: char) -> String {
+    format!("U+{:04X} '{c}'", c as u32)
 }
 
 /// Go's `%.10q...` for values longer than 10 characters, `%q` otherwise.
@@ -238,6 +246,9 @@ impl<'q> Lexer<'q> {
         if c == b'"' || c == b'\'' || c == b'`' {
             return self.string(c, start);
         }
+        if self.in_braces {
+            return self.in_brace(c, start);
+        }
         if c.is_ascii_digit() || (c == b'.' && self.peek(1).is_some_and(|d| d.is_ascii_digit())) {
             return Ok(self.number(start));
         }
@@ -250,9 +261,7 @@ impl<'q> Lexer<'q> {
             }
             let text = &self.q[start..self.i];
             let lower = text.to_ascii_lowercase();
-            let kind = if self.in_braces {
-                Kind::Ident
-            } else if lower == "inf" || lower == "nan" {
+            let kind = if lower == "inf" || lower == "nan" {
                 Kind::Number
             } else if AGGREGATORS.contains(&lower.as_str()) {
                 Kind::Aggregator
@@ -301,34 +310,19 @@ impl<'q> Lexer<'q> {
             b']' => return Err(found(start, "unexpected right bracket ']'")),
             b',' => Kind::Comma,
             b'@' => Kind::At,
-            b'=' if two(self, b'~') => {
-                self.i += 1;
-                Kind::MatchOp
-            }
             b'=' if two(self, b'=') => {
                 self.i += 1;
                 Kind::Op
             }
-            b'=' if self.in_braces => Kind::MatchOp,
-            b'=' => Kind::Op,
-            b'!' if two(self, b'=') || two(self, b'~') => {
+            b'=' if two(self, b'~') => {
+                return Err(found(start, "unexpected character after '=': '~'"))
+            }
+            b'=' => Kind::Eql,
+            b'!' if two(self, b'=') => {
                 self.i += 1;
-                if self.in_braces {
-                    Kind::MatchOp
-                } else {
-                    Kind::Op
-                }
+                Kind::Op
             }
-            b'!' => {
-                let what = if self.in_braces { " inside braces" } else { "" };
-                return Err(match self.peek(0) {
-                    Some(d) => found(
-                        start,
-                        format!("unexpected character after '!'{what}: '{}'", d as char),
-                    ),
-                    None => found(start, "unexpected end of input after '!'"),
-                });
-            }
+            b'!' => return Err(self.after_bang(start, "")),
             b'<' | b'>' => {
                 if two(self, b'=') {
                     self.i += 1;
@@ -344,12 +338,68 @@ impl<'q> Lexer<'q> {
         Ok(self.tok(kind, start))
     }
 
+    /// The error for a `!` not followed by `=` (or `~` inside braces).
+    fn after_bang(&self, start: usize, what: &str) -> Found {
+        match self.q.get(start + 1..).and_then(|r| r.chars().next()) {
+            Some(d) => found(
+                start,
+                format!("unexpected character after '!'{what}: {d:?}"),
+            ),
+            None => found(start, "'!' can not be at the end"),
+        }
+    }
+
+    /// Prometheus's `lexInsideBraces`: label names, strings, matcher operators, commas.
+    fn in_brace(&mut self, c: u8, start: usize) -> Result<Tok, Found> {
+        if c.is_ascii_alphabetic() || c == b'_' {
+            // No colons in label names (Prometheus's `lexIdentifier`).
+            while self
+                .peek(0)
+                .is_some_and(|d| d.is_ascii_alphanumeric() || d == b'_')
+            {
+                self.i += 1;
+            }
+            return Ok(self.tok(Kind::Ident, start));
+        }
+        self.i += 1;
+        let kind = match c {
+            b',' => Kind::Comma,
+            b'}' => {
+                self.in_braces = false;
+                Kind::RBrace
+            }
+            b'{' => return Err(found(start, "unexpected left brace '{' inside braces")),
+            b'=' if self.peek(0) == Some(b'~') => {
+                self.i += 1;
+                Kind::MatchOp
+            }
+            b'=' => Kind::Eql,
+            b'!' if matches!(self.peek(0), Some(b'=' | b'~')) => {
+                self.i += 1;
+                Kind::MatchOp
+            }
+            b'!' => return Err(self.after_bang(start, " inside braces")),
+            _ => {
+                let ch = self.q[start..].chars().next().unwrap_or('?');
+                return Err(found(
+                    start,
+                    format!("unexpected character inside braces: {ch:?}"),
+                ));
+            }
+        };
+        Ok(self.tok(kind, start))
+    }
+
     fn string(&mut self, quote: u8, start: usize) -> Result<Tok, Found> {
         self.i += 1;
         loop {
             match self.peek(0) {
+                None if quote == b'`' => return Err(found(start, "unterminated raw string")),
                 None => return Err(found(start, "unterminated quoted string")),
-                Some(b'\\') if quote != b'`' => self.i += 2,
+                Some(b'\\') if quote != b'`' => {
+                    self.i += 1;
+                    self.escape(quote).map_err(|m| found(start, m))?;
+                }
                 Some(b'\n') if quote != b'`' => {
                     return Err(found(start, "unterminated quoted string"))
                 }
@@ -360,6 +410,35 @@ impl<'q> Lexer<'q> {
                 Some(_) => self.i += 1,
             }
         }
+    }
+
+    /// Prometheus's `lexEscape`, after the backslash; errors are reported at the
+    /// string's start.
+    fn escape(&mut self, quote: u8) -> Result<(), String> {
+        let mut chars = self.q.get(self.i..).unwrap_or_default().chars();
+        let Some(c) = chars.next() else {
+            return Err("escape sequence not terminated".into());
+        };
+        self.i += c.len_utf8();
+        let (n, base) = match c {
+            'a' | 'b' | 'f' | 'n' | 'r' | 't' | 'v' | '\\' => return Ok(()),
+            c if c as u32 == quote as u32 => return Ok(()),
+            '0'..='7' => (2, 8),
+            'x' => (2, 16),
+            'u' => (4, 16),
+            'U' => (8, 16),
+            c => return Err(format!("unknown escape sequence {}", go_u(c))),
+        };
+        for _ in 0..n {
+            let Some(d) = self.q.get(self.i..).and_then(|r| r.chars().next()) else {
+                return Err("escape sequence not terminated".into());
+            };
+            if !d.is_digit(base) {
+                return Err(format!("illegal character {} in escape sequence", go_u(d)));
+            }
+            self.i += d.len_utf8();
+        }
+        Ok(())
     }
 
     /// A number or a duration (digits followed by a unit).
@@ -431,6 +510,19 @@ struct Walk<'q> {
     lex: Lexer<'q>,
     cur: Option<Tok>,
     nodes: Vec<Node>,
+    /// Binary operators: where their left operand starts, and the operator.
+    binaries: Vec<(usize, usize)>,
+    /// Unary minus/plus positions.
+    unaries: Vec<usize>,
+    /// Selectors: where they start and their metric name outside braces.
+    selectors: Vec<(usize, Option<String>)>,
+    /// Where a `[range]` follows something that is not a selector (the `[`).
+    bad_range: Option<usize>,
+    /// Where a `[range]` follows an `offset` or an `@` of a selector (the `[`).
+    offset_before_range: Option<usize>,
+    at_before_range: Option<usize>,
+    /// Where an expression that `offset` or `@` cannot follow starts.
+    misplaced_modifier: Option<usize>,
 }
 
 type Step = Result<(), Found>;
@@ -441,6 +533,13 @@ impl<'q> Walk<'q> {
             lex: Lexer::new(q),
             cur: None,
             nodes: Vec::new(),
+            binaries: Vec::new(),
+            unaries: Vec::new(),
+            selectors: Vec::new(),
+            bad_range: None,
+            offset_before_range: None,
+            at_before_range: None,
+            misplaced_modifier: None,
         }
     }
 
@@ -493,9 +592,11 @@ impl<'q> Walk<'q> {
     /// An expression; `context` names the enclosing rule for tokens that cannot
     /// continue it (Prometheus names only aggregations).
     fn expr(&mut self, context: &str) -> Step {
+        let start = self.peek()?.start;
         self.unary(context)?;
         while self.peek()?.kind == Kind::Op {
-            self.bump()?;
+            let op = self.bump()?;
+            self.binaries.push((start, op.start));
             if self.peek_word("bool")? {
                 self.bump()?;
             }
@@ -521,36 +622,62 @@ impl<'q> Walk<'q> {
 
     fn unary(&mut self, context: &str) -> Step {
         while self.peek()?.kind == Kind::Op && matches!(self.peek()?.text.as_str(), "+" | "-") {
-            self.bump()?;
+            let t = self.bump()?;
+            self.unaries.push(t.start);
         }
-        self.primary(context)?;
-        self.postfix()
+        let start = self.peek()?.start;
+        let selector = self.primary(context)?;
+        self.postfix(start, selector)
     }
 
-    fn primary(&mut self, context: &str) -> Step {
+    /// One operand; whether it is a vector selector (which ranges may follow).
+    fn primary(&mut self, context: &str) -> Result<bool, Found> {
         let t = self.peek()?.clone();
         match t.kind {
             Kind::Number | Kind::Str => {
                 self.bump()?;
-                Ok(())
+                Ok(false)
             }
             Kind::LParen => {
                 self.bump()?;
                 self.expr("")?;
-                self.close(Kind::RParen, "")
+                self.close(Kind::RParen, "")?;
+                Ok(false)
             }
-            Kind::Aggregator => self.aggregation(),
-            Kind::Ident | Kind::MetricIdent => {
+            Kind::Aggregator => {
                 self.bump()?;
-                match self.peek()?.kind {
-                    Kind::LParen if t.kind == Kind::Ident => self.call(t),
-                    Kind::LBrace => self.matchers(),
-                    _ => Ok(()),
+                let next = self.peek()?.clone();
+                let grouping = next.kind == Kind::Keyword
+                    && (next.text.eq_ignore_ascii_case("by")
+                        || next.text.eq_ignore_ascii_case("without"));
+                if next.kind == Kind::LParen || grouping {
+                    self.aggregation(t)?;
+                    Ok(false)
+                } else {
+                    // Not followed by a group or `(`, an aggregator's name is a metric's.
+                    self.selector(t.start, Some(t.text))
                 }
             }
-            Kind::LBrace => self.matchers(),
+            Kind::Ident | Kind::MetricIdent => {
+                self.bump()?;
+                if self.peek()?.kind == Kind::LParen && t.kind == Kind::Ident {
+                    self.call(t)?;
+                    return Ok(false);
+                }
+                self.selector(t.start, Some(t.text))
+            }
+            Kind::LBrace => self.selector(t.start, None),
             _ => Err(self.unexpected(context, "")),
         }
+    }
+
+    /// A selector after its metric name (if any), at its braces (if any).
+    fn selector(&mut self, start: usize, name: Option<String>) -> Result<bool, Found> {
+        self.selectors.push((start, name));
+        if self.peek()?.kind == Kind::LBrace {
+            self.matchers()?;
+        }
+        Ok(true)
     }
 
     /// `)` or `]` closing a group; anything else is unexpected there.
@@ -587,7 +714,13 @@ impl<'q> Walk<'q> {
             self.expr(context)?;
             match self.peek()?.kind {
                 Kind::Comma => {
-                    self.bump()?;
+                    let comma = self.bump()?;
+                    if self.peek()?.kind == Kind::RParen {
+                        return Err(found(
+                            comma.start,
+                            "trailing commas not allowed in function call args",
+                        ));
+                    }
                 }
                 Kind::RParen => {
                     self.bump()?;
@@ -598,8 +731,8 @@ impl<'q> Walk<'q> {
         }
     }
 
-    fn aggregation(&mut self) -> Step {
-        let op = self.bump()?;
+    /// An aggregation after its operator `op`.
+    fn aggregation(&mut self, op: Tok) -> Step {
         let mut grouped = false;
         if self.peek_word("by")? || self.peek_word("without")? {
             self.bump()?;
@@ -673,7 +806,7 @@ impl<'q> Walk<'q> {
             };
             self.bump()?;
             match self.peek()?.kind {
-                Kind::MatchOp => {
+                Kind::MatchOp | Kind::Eql => {
                     self.bump()?;
                     if self.peek()?.kind != Kind::Str {
                         return Err(self.unexpected("label matching", "string"));
@@ -696,18 +829,34 @@ impl<'q> Walk<'q> {
         }
     }
 
-    /// Ranges, subqueries, `offset` and `@` after an expression.
-    fn postfix(&mut self) -> Step {
+    /// Ranges, subqueries, `offset` and `@` after the operand that starts at `start`,
+    /// noting where Prometheus's checks of their placement would fail.
+    fn postfix(&mut self, start: usize, selector: bool) -> Step {
+        let (mut ranged, mut offset, mut at) = (false, false, false);
         loop {
             let kind = self.peek()?.kind;
             match kind {
                 Kind::LBracket => {
-                    self.bump()?;
+                    let open = self.bump()?.start;
                     // The lexer checks colons; the durations are left to the crate.
+                    let mut subquery = false;
                     while self.peek()?.kind != Kind::RBracket {
-                        self.bump()?;
+                        subquery |= self.bump()?.kind == Kind::Colon;
                     }
                     self.bump()?;
+                    if !subquery {
+                        let slot = if !selector || ranged {
+                            &mut self.bad_range
+                        } else if offset {
+                            &mut self.offset_before_range
+                        } else if at {
+                            &mut self.at_before_range
+                        } else {
+                            &mut None
+                        };
+                        slot.get_or_insert(open);
+                    }
+                    ranged = true;
                 }
                 Kind::Keyword if self.peek_word("offset")? => {
                     self.bump()?;
@@ -718,6 +867,10 @@ impl<'q> Walk<'q> {
                         return Err(self.unexpected("offset", "duration"));
                     }
                     self.bump()?;
+                    offset = true;
+                    if !selector && !ranged {
+                        self.misplaced_modifier.get_or_insert(start);
+                    }
                 }
                 Kind::At => {
                     self.bump()?;
@@ -736,6 +889,10 @@ impl<'q> Walk<'q> {
                     } else {
                         return Err(self.unexpected("@", "timestamp"));
                     }
+                    at = true;
+                    if !selector && !ranged {
+                        self.misplaced_modifier.get_or_insert(start);
+                    }
                 }
                 _ => return Ok(()),
             }
@@ -746,6 +903,92 @@ impl<'q> Walk<'q> {
 /// Semantic errors the crate reports after a structurally valid parse, in
 /// Prometheus's words and at the node they concern.
 fn semantic(_query: &str, w: &Walk<'_>, msg: &str) -> Option<Found> {
+    // Binary-operator rules, placed only when the query has one operator (the crate
+    // does not say which one it means).
+    let one_binary = match w.binaries.as_slice() {
+        [b] => Some(*b),
+        _ => None,
+    };
+    for (prefix, at_operator) in [
+        ("set operator ", false),
+        ("no grouping allowed for ", false),
+        ("vector matching only allowed between", false),
+        ("bool modifier can only be used", true),
+        ("comparisons between scalars must use BOOL modifier", true),
+        ("label ", true),
+    ] {
+        if msg.starts_with(prefix) {
+            let (lhs, op) = one_binary?;
+            let text = requote(msg).replace("between vectors", "between instant vectors");
+            return Some(found(if at_operator { op } else { lhs }, text));
+        }
+    }
+    if msg.starts_with("metric name must not be set twice") {
+        let name = quoted_after(msg, "metric name must not be set twice: ")?;
+        let (at, _) = w
+            .selectors
+            .iter()
+            .find(|(_, n)| n.as_deref() == Some(name.as_str()))?;
+        return Some(found(*at, requote(msg)));
+    }
+    if msg == "vector selector must contain at least one non-empty matcher" {
+        let mut nameless = w.selectors.iter().filter(|(_, n)| n.is_none());
+        let (at, _) = nameless.next()?;
+        return nameless.next().is_none().then(|| found(*at, msg));
+    }
+    for (text, at) in [
+        ("ranges only allowed for vector selectors", w.bad_range),
+        (
+            "no offset modifiers allowed before range",
+            w.offset_before_range,
+        ),
+        ("no @ modifiers allowed before range", w.at_before_range),
+    ] {
+        if msg == text {
+            return Some(found(at?, msg));
+        }
+    }
+    if let Some(rest) = msg.strip_suffix(
+        " modifier must be preceded by an vector selector or matrix selector or a subquery",
+    ) {
+        return Some(found(
+            w.misplaced_modifier?,
+            format!(
+                "{rest} modifier must be preceded by an instant vector selector or range vector selector or a subquery"
+            ),
+        ));
+    }
+    if let Some(got) = msg.strip_prefix(
+        "unary expression only allowed on expressions of type scalar or vector, got: ",
+    ) {
+        let [at] = w.unaries.as_slice() else {
+            return None;
+        };
+        return Some(found(
+            *at,
+            format!(
+                "unary expression only allowed on expressions of type scalar or instant vector, got {}",
+                go_quote(type_words(got))
+            ),
+        ));
+    }
+    if let Some((want, got)) = msg
+        .strip_prefix("expected type ")
+        .and_then(|r| r.split_once(" in aggregation expression, got "))
+    {
+        // The parameter of the first aggregation that takes one.
+        let n = w.nodes.iter().find(|n| {
+            n.aggregation && WITH_PARAM.contains(&n.name.as_str()) && n.args.len() == 2
+        })?;
+        return Some(found(
+            *n.args.first()?,
+            format!(
+                "expected type {} in aggregation parameter, got {}",
+                type_words(want),
+                type_words(got)
+            ),
+        ));
+    }
     if let Some(name) = quoted_after(msg, "unknown function with name ") {
         let n = w.nodes.iter().find(|n| !n.aggregation && n.name == name)?;
         return Some(found(
@@ -798,20 +1041,21 @@ fn semantic(_query: &str, w: &Walk<'_>, msg: &str) -> Option<Found> {
         {
             let name = quoted_after(tail, "")?;
             let got = tail.rsplit_once("got ")?.1;
-            if want != "matrix" {
-                return None;
-            }
-            // The range-vector argument is the first one, except for these.
-            let arg = match name.as_str() {
-                "quantile_over_time" => 1,
-                _ => 0,
-            };
             let n = w.nodes.iter().find(|n| !n.aggregation && n.name == name)?;
+            // Which argument: the only one, or the range vector of a range function
+            // (the first, except for `quantile_over_time`).
+            let arg = match (n.args.len(), want, name.as_str()) {
+                (1, _, _) => 0,
+                (_, "matrix", "quantile_over_time") => 1,
+                (_, "matrix", _) => 0,
+                _ => return None,
+            };
             let at = *n.args.get(arg)?;
             return Some(found(
                 at,
                 format!(
-                    "expected type range vector in call to function {}, got {}",
+                    "expected type {} in call to function {}, got {}",
+                    type_words(want),
                     go_quote(&name),
                     type_words(got)
                 ),
@@ -819,6 +1063,11 @@ fn semantic(_query: &str, w: &Walk<'_>, msg: &str) -> Option<Found> {
         }
     }
     None
+}
+
+/// The crate's message with its single-quoted names double-quoted, as Go's `%q`.
+fn requote(msg: &str) -> String {
+    msg.replace('\'', "\"")
 }
 
 /// The crate's value type names as Prometheus's documentation names them.
@@ -992,6 +1241,113 @@ mod tests {
         (
             "rate(x)",
             "1:6: parse error: expected type range vector in call to function \"rate\", got instant vector",
+        ),
+        (
+            "foo{a*\"b\"}",
+            "1:6: parse error: unexpected character inside braces: '*'",
+        ),
+        ("foo{1}", "1:5: parse error: unexpected character inside braces: '1'"),
+        (
+            "some_metric{a:b=\"b\"}",
+            "1:14: parse error: unexpected character inside braces: ':'",
+        ),
+        ("1 =~ 1", "1:3: parse error: unexpected character after '=': '~'"),
+        ("1 !~ 1", "1:3: parse error: unexpected character after '!': '~'"),
+        ("x = 1", "1:3: parse error: unexpected \"=\""),
+        (
+            "sum some_metric by (test)",
+            "1:5: parse error: unexpected identifier \"some_metric\"",
+        ),
+        (
+            "rate(avg)",
+            "1:6: parse error: expected type range vector in call to function \"rate\", got instant vector",
+        ),
+        (
+            "topk(some_metric,)",
+            "1:17: parse error: trailing commas not allowed in function call args",
+        ),
+        (
+            "abs(x,)",
+            "1:6: parse error: trailing commas not allowed in function call args",
+        ),
+        ("`\\``", "1:4: parse error: unterminated raw string"),
+        ("\"\\", "1:1: parse error: escape sequence not terminated"),
+        ("\"\\c\"", "1:1: parse error: unknown escape sequence U+0063 'c'"),
+        (
+            "\"\\x.\"",
+            "1:1: parse error: illegal character U+002E '.' in escape sequence",
+        ),
+        (
+            "1 and 1",
+            "1:1: parse error: set operator \"and\" not allowed in binary scalar expression",
+        ),
+        (
+            "1 == 1",
+            "1:3: parse error: comparisons between scalars must use BOOL modifier",
+        ),
+        (
+            "foo + bool bar",
+            "1:5: parse error: bool modifier can only be used on comparison operators",
+        ),
+        (
+            "foo and on(bar) group_left(baz) bar",
+            "1:1: parse error: no grouping allowed for \"and\" operation",
+        ),
+        (
+            "foo == on(bar) 10",
+            "1:1: parse error: vector matching only allowed between instant vectors",
+        ),
+        (
+            "a + on(instance) group_left(job,instance) b",
+            "1:3: parse error: label \"instance\" must not occur in ON and GROUP clause at once",
+        ),
+        (
+            "foo{__name__=\"bar\"}",
+            "1:1: parse error: metric name must not be set twice: \"foo\" or \"bar\"",
+        ),
+        (
+            "{x=\"\"}",
+            "1:1: parse error: vector selector must contain at least one non-empty matcher",
+        ),
+        (
+            "(foo + bar)[5m]",
+            "1:12: parse error: ranges only allowed for vector selectors",
+        ),
+        (
+            "rate(food[1m])[1h] offset 1h",
+            "1:15: parse error: ranges only allowed for vector selectors",
+        ),
+        (
+            "some_metric OFFSET 1m[5m]",
+            "1:22: parse error: no offset modifiers allowed before range",
+        ),
+        (
+            "some_metric @ 1234 [5m]",
+            "1:20: parse error: no @ modifiers allowed before range",
+        ),
+        (
+            "floor(1)",
+            "1:7: parse error: expected type instant vector in call to function \"floor\", got scalar",
+        ),
+        (
+            "topk(some_metric, other_metric)",
+            "1:6: parse error: expected type scalar in aggregation parameter, got instant vector",
+        ),
+        (
+            "count_values(5, other_metric)",
+            "1:14: parse error: expected type string in aggregation parameter, got scalar",
+        ),
+        (
+            "-\"string\"",
+            "1:1: parse error: unary expression only allowed on expressions of type scalar or instant vector, got \"string\"",
+        ),
+        (
+            "-test[5m]",
+            "1:1: parse error: unary expression only allowed on expressions of type scalar or instant vector, got \"range vector\"",
+        ),
+        (
+            "1 offset 1d",
+            "1:1: parse error: offset modifier must be preceded by an instant vector selector or range vector selector or a subquery",
         ),
     ];
 
