@@ -25,7 +25,7 @@ pub fn parse_expr(query: &str) -> Result<Expr> {
     check_number_literals(&rewritten)?;
     let expr = promql_parser::parser::parse(&rewritten)
         .map_err(|m| PromqlError::Parse(crate::parse_error::describe(query, &m)))?;
-    check_tree(&expr)?;
+    check_tree(&expr).map_err(|e| crate::parse_error::positioned(query, e))?;
     Ok(expr)
 }
 

@@ -15,6 +15,8 @@
 //! Positions are byte offsets shown as Prometheus's `ParseErr` shows them: line from 1,
 //! column = offset minus the offset of the last newline before it.
 
+use crate::error::PromqlError;
+
 /// The message for a query `promql-parser` refused with `crate_msg`.
 pub(crate) fn describe(query: &str, crate_msg: &str) -> String {
     let mut w = Walk::new(query);
@@ -25,6 +27,15 @@ pub(crate) fn describe(query: &str, crate_msg: &str) -> String {
     match found {
         Some(e) => format!("{} parse error: {}", position(query, e.pos), e.msg),
         None => crate_msg.to_string(),
+    }
+}
+
+/// A parse error from a check of our own after the crate accepted the query (such
+/// as `or` between matchers), positioned by the same walk when it finds it.
+pub(crate) fn positioned(query: &str, e: PromqlError) -> PromqlError {
+    match e {
+        PromqlError::Parse(m) => PromqlError::Parse(describe(query, &m)),
+        other => other,
     }
 }
 
@@ -863,7 +874,8 @@ impl<'q> Walk<'q> {
                     if self.peek()?.kind == Kind::Op && self.peek()?.text == "-" {
                         self.bump()?;
                     }
-                    if self.peek()?.kind != Kind::Duration {
+                    // Prometheus 3 reads a plain number as seconds here too.
+                    if !matches!(self.peek()?.kind, Kind::Duration | Kind::Number) {
                         return Err(self.unexpected("offset", "duration"));
                     }
                     self.bump()?;
@@ -1252,6 +1264,10 @@ mod tests {
             "1:14: parse error: unexpected character inside braces: ':'",
         ),
         ("1 =~ 1", "1:3: parse error: unexpected character after '=': '~'"),
+        (
+            "x{a=\"1\" or b=\"2\"}",
+            "1:9: parse error: unexpected identifier \"or\" in label matching, expected \",\" or \"}\"",
+        ),
         ("1 !~ 1", "1:3: parse error: unexpected character after '!': '~'"),
         ("x = 1", "1:3: parse error: unexpected \"=\""),
         (
