@@ -22,7 +22,7 @@ pub(crate) fn describe(query: &str, crate_msg: &str) -> String {
     let mut w = Walk::new(query);
     let found = match w.top() {
         Err(e) => Some(e),
-        Ok(()) => semantic(query, &w, crate_msg),
+        Ok(()) => semantic(&w, crate_msg),
     };
     match found {
         Some(e) => format!("{} parse error: {}", position(query, e.pos), e.msg),
@@ -196,7 +196,6 @@ struct Lexer<'q> {
     in_braces: bool,
     in_brackets: bool,
     got_colon: bool,
-    done: bool,
 }
 
 impl<'q> Lexer<'q> {
@@ -209,7 +208,6 @@ impl<'q> Lexer<'q> {
             in_braces: false,
             in_brackets: false,
             got_colon: false,
-            done: false,
         }
     }
 
@@ -248,7 +246,6 @@ impl<'q> Lexer<'q> {
             if self.paren_depth > 0 {
                 return Err(found(start, "unclosed left parenthesis"));
             }
-            self.done = true;
             return Ok(self.tok(Kind::Eof, start));
         };
         if self.in_brackets {
@@ -886,6 +883,12 @@ impl<'q> Walk<'q> {
                 }
                 Kind::At => {
                     self.bump()?;
+                    // A signed timestamp is one too.
+                    if self.peek()?.kind == Kind::Op
+                        && matches!(self.peek()?.text.as_str(), "+" | "-")
+                    {
+                        self.bump()?;
+                    }
                     let t = self.peek()?.clone();
                     let is_fn = t.kind == Kind::Ident
                         && (t.text.eq_ignore_ascii_case("start")
@@ -914,7 +917,7 @@ impl<'q> Walk<'q> {
 
 /// Semantic errors the crate reports after a structurally valid parse, in
 /// Prometheus's words and at the node they concern.
-fn semantic(_query: &str, w: &Walk<'_>, msg: &str) -> Option<Found> {
+fn semantic(w: &Walk<'_>, msg: &str) -> Option<Found> {
     // Binary-operator rules, placed only when the query has one operator (the crate
     // does not say which one it means).
     let one_binary = match w.binaries.as_slice() {
@@ -1179,6 +1182,10 @@ mod tests {
         (
             "rate(x[5m] offset)",
             "1:18: parse error: unexpected \")\" in offset, expected duration",
+        ),
+        (
+            "up @ - foo",
+            "1:8: parse error: unexpected identifier \"foo\" in @, expected timestamp",
         ),
         (
             "x @ foo",
