@@ -22,6 +22,7 @@ mod limits;
 mod memstore;
 mod options;
 mod parse;
+mod parse_error;
 pub mod script;
 mod value;
 

@@ -36,6 +36,9 @@ pub struct QueryLimits {
     pub timeout: Duration,
     /// How far back a selector looks for the latest sample.
     pub lookback_delta_ms: i64,
+    /// Prometheus's `promql-delayed-name-removal` feature flag, for every query
+    /// (see [`EngineOptions::delayed_name_removal`]; default off).
+    pub delayed_name_removal: bool,
 }
 
 impl Default for QueryLimits {
@@ -48,6 +51,7 @@ impl Default for QueryLimits {
             max_series: 0,
             timeout: engine.timeout,
             lookback_delta_ms: engine.lookback_delta_ms,
+            delayed_name_removal: engine.delayed_name_removal,
         }
     }
 }
@@ -114,6 +118,7 @@ impl QueryGate {
                 lookback_delta_ms: settings.lookback_delta_ms,
                 max_samples: self.limits.max_samples,
                 timeout: deadline.saturating_duration_since(Instant::now()),
+                delayed_name_removal: self.limits.delayed_name_removal,
                 ..EngineOptions::default()
             },
             max_series: self.limits.max_series,
@@ -263,6 +268,22 @@ mod tests {
             max_series,
             ..QueryLimits::default()
         })
+    }
+
+    #[tokio::test]
+    async fn admitted_queries_get_the_gates_name_removal_mode() {
+        for delayed in [false, true] {
+            let g = QueryGate::new(QueryLimits {
+                delayed_name_removal: delayed,
+                ..QueryLimits::default()
+            });
+            let got = g
+                .run(store(0), g.default_settings(), |e, _| {
+                    Ok(e.options().delayed_name_removal)
+                })
+                .await;
+            assert_eq!(got, Ok(delayed));
+        }
     }
 
     #[tokio::test]

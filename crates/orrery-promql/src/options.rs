@@ -15,6 +15,13 @@ pub struct EngineOptions {
     pub max_samples: usize,
     /// Longest a query may run (default 2m).
     pub timeout: Duration,
+    /// Prometheus's `promql-delayed-name-removal` feature flag (default off). Off,
+    /// functions and operators that drop `__name__` drop it at once, and series left
+    /// with equal label sets are an error where they meet, as Prometheus 3 does by
+    /// default. On, the name is only marked and removed when the result is built, so
+    /// it stays readable (`label_replace(rate(x[1m]), "__name__", …)`, `sum by
+    /// (__name__)`) and series differing only by name do not collide mid-query.
+    pub delayed_name_removal: bool,
 }
 
 impl Default for EngineOptions {
@@ -24,6 +31,7 @@ impl Default for EngineOptions {
             default_subquery_step_ms: 60 * 1000,
             max_samples: 50_000_000,
             timeout: Duration::from_secs(120),
+            delayed_name_removal: false,
         }
     }
 }

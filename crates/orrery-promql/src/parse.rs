@@ -35,9 +35,11 @@ use promql_parser::parser::{Expr, VectorSelector};
 pub fn parse_expr(query: &str) -> Result<Expr> {
     let Rewritten { text, regexes } = rewrite(query);
     check_number_literals(&text)?;
-    let mut expr = promql_parser::parser::parse(&text)
-        .map_err(|m| PromqlError::Parse(unplace(m, &regexes)))?;
-    finish_tree(&mut expr, &Regexes { query, regexes })?;
+    let mut expr = promql_parser::parser::parse(&text).map_err(|m| {
+        PromqlError::Parse(crate::parse_error::describe(query, &unplace(m, &regexes)))
+    })?;
+    finish_tree(&mut expr, &Regexes { query, regexes })
+        .map_err(|e| crate::parse_error::positioned(query, e))?;
     Ok(expr)
 }
 
@@ -753,7 +755,7 @@ mod tests {
             let e = parse_expr(q).unwrap_err();
             assert_eq!(
                 e.to_string(),
-                "vector selector must contain at least one non-empty matcher",
+                "1:1: parse error: vector selector must contain at least one non-empty matcher",
                 "{q}"
             );
         }

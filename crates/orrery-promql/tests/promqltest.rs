@@ -107,6 +107,9 @@ fn promql_conformance() {
     let engine = Engine::new(EngineOptions {
         lookback_delta_ms: 5 * 60 * 1000,
         default_subquery_step_ms: 60 * 1000,
+        // Upstream's test engine (promqltest's NewTestEngine) enables the
+        // `promql-delayed-name-removal` feature; the scripts are written for it.
+        delayed_name_removal: true,
         ..EngineOptions::default()
     });
     let mut files: Vec<(String, PathBuf, bool)> = Vec::new();
@@ -236,7 +239,24 @@ struct ParseCase {
 #[derive(Deserialize)]
 struct ParseCaseError {
     msg: String,
+    #[serde(default)]
+    pos: Vec<usize>,
 }
+
+/// Prometheus's rendering of a parse error at byte `pos` of `input` (`ParseErr.Error`).
+fn rendered(input: &str, pos: usize, msg: &str) -> String {
+    let before = input.as_bytes().get(..pos).unwrap_or_default();
+    let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+    let last_break = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(-1, |i| i as i64);
+    format!("{line}:{}: parse error: {msg}", pos as i64 - last_break)
+}
+
+/// Must-fail cases whose first error Orrery renders exactly as Prometheus, position
+/// included; the test fails if fewer do (a regression of `parse_error.rs`).
+const PARSE_ERRORS_EXACT_AT_LEAST: usize = 105;
 
 #[test]
 fn parser_cases() {
@@ -254,6 +274,8 @@ fn parser_cases() {
         serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()));
     let mut unrepresentable = 0;
     let (mut fail_ok, mut fail_exact, mut fail_accepted) = (0, 0, 0);
+    let mut positioned = 0;
+    let mut unpositioned = Vec::new();
     let (mut ok_ok, mut ok_rejected) = (0, 0);
     let mut failing = Vec::new();
     for (i, c) in cases.cases.iter().enumerate() {
@@ -271,6 +293,19 @@ fn parser_cases() {
                 let msg = e.to_string();
                 if c.errors.iter().all(|x| msg.contains(&x.msg)) {
                     fail_exact += 1;
+                }
+                match c.errors.first() {
+                    Some(x)
+                        if msg
+                            == rendered(&c.input, x.pos.first().copied().unwrap_or(0), &x.msg) =>
+                    {
+                        positioned += 1
+                    }
+                    Some(x) => unpositioned.push(format!(
+                        "{input}\n    got  {msg}\n    want {}",
+                        rendered(&c.input, x.pos.first().copied().unwrap_or(0), &x.msg)
+                    )),
+                    None => {}
                 }
             }
             (true, Ok(_)) => {
@@ -297,6 +332,16 @@ fn parser_cases() {
     eprintln!(
         "must fail: {} — rejected {fail_ok} (expected message contained: {fail_exact}), wrongly accepted {fail_accepted}",
         fail_ok + fail_accepted
+    );
+    eprintln!(
+        "must fail, first error exactly as Prometheus renders it (position and text): {positioned}"
+    );
+    for u in &unpositioned {
+        eprintln!("  differs: {u}");
+    }
+    assert!(
+        positioned >= PARSE_ERRORS_EXACT_AT_LEAST,
+        "only {positioned} parse errors read exactly as Prometheus's (at least {PARSE_ERRORS_EXACT_AT_LEAST} did)"
     );
     eprintln!(
         "must parse: {} — parsed {ok_ok}, rejected {ok_rejected}",

@@ -44,6 +44,7 @@ query:
   max_samples: 50000000          # samples one query may hold in memory; more: 422 naming the limit
   max_concurrent: 20             # queries evaluated at once; others wait up to their timeout, then 503
   max_series: 0                  # series one query may read from storage; more: 422; 0 = no limit
+  delayed_name_removal: false    # Prometheus's promql-delayed-name-removal flag: drop metric names at the end
 "#;
 
 /// Why a server configuration is unusable.
@@ -263,6 +264,10 @@ pub struct QueryConfig {
     pub max_concurrent: usize,
     /// Series one query may read from storage; 0 (the default) means no limit.
     pub max_series: usize,
+    /// Prometheus's `promql-delayed-name-removal` feature flag (default off): functions
+    /// and operators only mark the metric name, which is removed when the result is
+    /// built, instead of dropping it at once.
+    pub delayed_name_removal: bool,
 }
 
 impl Default for QueryConfig {
@@ -273,6 +278,7 @@ impl Default for QueryConfig {
             max_samples: 50_000_000,
             max_concurrent: 20,
             max_series: 0,
+            delayed_name_removal: false,
         }
     }
 }
@@ -286,6 +292,7 @@ impl QueryConfig {
             max_series: self.max_series,
             timeout: self.timeout,
             lookback_delta_ms: i64::try_from(self.lookback_delta.as_millis()).unwrap_or(i64::MAX),
+            delayed_name_removal: self.delayed_name_removal,
         }
     }
 
@@ -365,6 +372,10 @@ mod tests {
         assert_eq!(c.query.timeout, Duration::from_secs(30));
         assert_eq!(c.query.max_series, 1000);
         assert_eq!(c.query.max_concurrent, 20);
+        assert!(!c.query.delayed_name_removal);
+        let c: ServerConfig =
+            serde_saphyr::from_str("query:\n  delayed_name_removal: true\n").unwrap();
+        assert!(c.query.limits().delayed_name_removal);
         let q = QueryConfig {
             max_concurrent: 0,
             ..Default::default()

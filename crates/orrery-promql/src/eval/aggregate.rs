@@ -2,12 +2,15 @@
 //! numerics (Kahan-compensated sums and means, Welford variance, NaN ordering), and
 //! the selecting ones (`topk`, `bottomk`, `limitk`, and `limit_ratio`, which keeps a
 //! series by where its label hash falls, as Prometheus does). A group keyed by
-//! `__name__` keeps the name, marked for removal if its members' was.
+//! `__name__` keeps the name (with delayed name removal: marked for removal if its
+//! members' was; by default those members have already lost it).
 
 use super::par;
 use super::xxhash::labels_hash;
 use super::DROP_NAME_MARK;
-use super::{drop_name, name_dropped, visible_labels, Anchor, Evaluator, StepSeries, Val};
+use super::{
+    drop_name, name_dropped, visible_labels, Anchor, Evaluator, NameRemoval, StepSeries, Val,
+};
 use crate::error::{PromqlError, Result};
 use orrery_model::{Label, Labels, METRIC_NAME};
 use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
@@ -355,7 +358,11 @@ impl Evaluator<'_> {
                 && members
                     .iter()
                     .any(|&m| input[m].values[first].is_some() && name_dropped(&input[m].labels));
-            let labels = if marked { drop_name(&g) } else { g };
+            let labels = if marked {
+                drop_name(&g, NameRemoval::Delayed)
+            } else {
+                g
+            };
             out.push(StepSeries { labels, values });
         }
         Ok(Val::Vector(out))

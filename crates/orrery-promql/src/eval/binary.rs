@@ -3,7 +3,8 @@
 //! its errors for ambiguous matches.
 
 use super::{
-    dedupe, drop_name_owned, name_dropped, par, Evaluator, StepSeries, Val, DROP_NAME_MARK,
+    dedupe, drop_name_owned, name_dropped, par, Evaluator, NameRemoval, StepSeries, Val,
+    DROP_NAME_MARK,
 };
 use crate::error::{PromqlError, Result};
 use orrery_model::{Label, Labels, LabelsBuilder, METRIC_NAME};
@@ -102,6 +103,7 @@ impl Evaluator<'_> {
         let return_bool = b.modifier.as_ref().is_some_and(|m| m.return_bool);
         let lhs = self.eval(&b.lhs)?;
         let rhs = self.eval(&b.rhs)?;
+        let mode = self.name_removal();
         match (lhs, rhs) {
             (Val::Scalar(l), Val::Scalar(r)) => Ok(Val::Scalar(
                 l.iter()
@@ -121,16 +123,16 @@ impl Evaluator<'_> {
                     .collect(),
             )),
             (Val::Vector(l), Val::Scalar(r)) => {
-                vector_scalar(op, l, &r, false, return_bool).map(Val::Vector)
+                vector_scalar(op, l, &r, false, return_bool, mode).map(Val::Vector)
             }
             (Val::Scalar(l), Val::Vector(r)) => {
-                vector_scalar(op, r, &l, true, return_bool).map(Val::Vector)
+                vector_scalar(op, r, &l, true, return_bool, mode).map(Val::Vector)
             }
             (Val::Vector(l), Val::Vector(r)) => {
                 if op.is_set() {
                     return Ok(Val::Vector(set_op(op, l, r, b, self.steps())));
                 }
-                vector_vector(op, l, r, b, return_bool, self.steps()).map(Val::Vector)
+                vector_vector(op, l, r, b, return_bool, self.steps(), mode).map(Val::Vector)
             }
             _ => Err(PromqlError::Execution(
                 "binary operators are not defined on strings".into(),
@@ -145,6 +147,7 @@ fn vector_scalar(
     s: &[f64],
     swap: bool,
     return_bool: bool,
+    mode: NameRemoval,
 ) -> Result<Vec<StepSeries>> {
     // Every series on its own, spread over cores (see `par`).
     let kept = par::map_mut(&mut v, |series| {
@@ -170,11 +173,12 @@ fn vector_scalar(
     for (mut series, any) in v.into_iter().zip(kept) {
         if any {
             if op.drops_name() || return_bool {
-                series.labels = drop_name_owned(std::mem::take(&mut series.labels));
+                series.labels = drop_name_owned(std::mem::take(&mut series.labels), mode);
             }
             out.push(series);
         }
     }
+    // Per step, as Prometheus's `rangeEval` checks an operator's output.
     dedupe(out)
 }
 
@@ -338,6 +342,7 @@ fn vector_vector(
     b: &BinaryExpr,
     return_bool: bool,
     steps: usize,
+    mode: NameRemoval,
 ) -> Result<Vec<StepSeries>> {
     let (names, on) = matching(b);
     let card = b
@@ -471,6 +476,7 @@ fn vector_vector(
                 on,
                 &include,
                 return_bool,
+                mode,
             );
             let next = out.len();
             let k = *out_idx.entry(result).or_insert(next);
@@ -519,8 +525,10 @@ fn result_labels(
     on: bool,
     include: &[String],
     return_bool: bool,
+    mode: NameRemoval,
 ) -> Labels {
-    // The name stays until the end of the query; the result is only marked.
+    // Dropped now, or (delayed removal) kept until the end and only marked; the
+    // "grouping labels must ensure unique matches" check below sees the result.
     let mark = op.drops_name() || return_bool || name_dropped(many);
     let mut b: LabelsBuilder = many.to_builder();
     b.delete(DROP_NAME_MARK);
@@ -553,7 +561,7 @@ fn result_labels(
     }
     let l = b.into_labels();
     if mark {
-        drop_name_owned(l)
+        drop_name_owned(l, mode)
     } else {
         l
     }

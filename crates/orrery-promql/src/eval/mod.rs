@@ -220,13 +220,15 @@ impl<'a> Evaluator<'a> {
             Expr::Unary(u) => match self.eval(&u.expr)? {
                 Val::Scalar(v) => Ok(Val::Scalar(v.into_iter().map(|x| -x).collect())),
                 Val::Vector(mut vs) => {
+                    let mode = self.name_removal();
                     for s in &mut vs {
-                        s.labels = drop_name(&s.labels);
+                        s.labels = drop_name_owned(std::mem::take(&mut s.labels), mode);
                         for x in s.values.iter_mut().flatten() {
                             *x = -*x;
                         }
                     }
-                    Ok(Val::Vector(dedupe(vs)?))
+                    // Prometheus checks unary minus over the whole matrix.
+                    Ok(Val::Vector(distinct(vs, mode)?))
                 }
                 Val::String(_) => Err(PromqlError::Execution(
                     "unary minus is not defined on strings".into(),
@@ -289,29 +291,55 @@ pub(crate) fn offset_ms(o: &Option<Offset>) -> i64 {
     }
 }
 
-/// The reserved label that marks a series whose `__name__` is to be dropped.
+/// The reserved label that marks a series whose `__name__` is to be dropped, with
+/// [`EngineOptions::delayed_name_removal`] (Prometheus's `promql-delayed-name-removal`).
 ///
-/// Prometheus 3 removes the metric name late: a function or operator that drops it
-/// only flags the series, the name stays readable (`label_replace(rate(x[1m]),
-/// "__name__", …)`, `sum by (__name__)`), and the name goes away when the query
-/// result is built. The flag travels inside the labels, so every path that copies
-/// labels (function outputs, subquery results, `topk`, set operators) carries it
-/// without extra plumbing; matching, grouping and messages ignore it, and
-/// [`finalize_labels`] applies it. Only labels that hold a `__name__` carry it.
+/// With delayed removal a function or operator that drops the name only flags the
+/// series, the name stays readable (`label_replace(rate(x[1m]), "__name__", …)`,
+/// `sum by (__name__)`), and the name goes away when the query result is built. The
+/// flag travels inside the labels, so every path that copies labels (function outputs,
+/// subquery results, `topk`, set operators) carries it without extra plumbing;
+/// matching, grouping and messages ignore it, and [`finalize_labels`] applies it. Only
+/// labels that hold a `__name__` carry it. By default (Prometheus 3's default) the name
+/// is removed at once and the mark never appears.
 pub(crate) const DROP_NAME_MARK: &str = "__orrery_drop_name__";
 
-/// Marks `__name__` for removal at the end of the query (see [`DROP_NAME_MARK`]).
-pub(crate) fn drop_name(l: &Labels) -> Labels {
-    drop_name_owned(l.clone())
+/// How a node drops `__name__`: at once (Prometheus's default) or marked for the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NameRemoval {
+    Immediate,
+    Delayed,
 }
 
-/// [`drop_name`] on labels the caller no longer needs: the mark is inserted in place,
-/// without copying the other labels (this runs once per series of most results).
-pub(crate) fn drop_name_owned(l: Labels) -> Labels {
+impl Evaluator<'_> {
+    /// The name-removal mode of this query.
+    pub fn name_removal(&self) -> NameRemoval {
+        if self.opts.delayed_name_removal {
+            NameRemoval::Delayed
+        } else {
+            NameRemoval::Immediate
+        }
+    }
+}
+
+/// Drops `__name__` (or marks it, see [`DROP_NAME_MARK`]).
+pub(crate) fn drop_name(l: &Labels, mode: NameRemoval) -> Labels {
+    drop_name_owned(l.clone(), mode)
+}
+
+/// [`drop_name`] on labels the caller no longer needs: the label is removed or the mark
+/// inserted in place, without copying the other labels (this runs once per series of
+/// most results).
+pub(crate) fn drop_name_owned(l: Labels, mode: NameRemoval) -> Labels {
     // Labels are sorted by name: binary searches instead of scans.
     let find = |name: &str| l.as_slice().binary_search_by(|x| x.name.as_str().cmp(name));
-    if find(METRIC_NAME).is_err() {
+    let Ok(name_at) = find(METRIC_NAME) else {
         return l;
+    };
+    if mode == NameRemoval::Immediate {
+        let mut v = l.into_vec();
+        v.remove(name_at);
+        return Labels::from_sorted_unchecked(v);
     }
     let Err(at) = find(DROP_NAME_MARK) else {
         return l;
@@ -319,6 +347,30 @@ pub(crate) fn drop_name_owned(l: Labels) -> Labels {
     let mut v = l.into_vec();
     v.insert(at, Label::new(DROP_NAME_MARK, "1"));
     Labels::from_sorted_unchecked(v)
+}
+
+/// The result of a node that Prometheus checks as a whole (range-vector functions,
+/// unary minus): series without any value are left out, and two series with the same
+/// labels are Prometheus's "vector cannot contain metrics with the same labelset"
+/// error, even when their steps do not overlap (Prometheus's `ContainsSameLabelset`
+/// over the node's matrix). With delayed removal the names are still there, so equal
+/// label sets are merged per step at the end instead (see [`finalize`]).
+pub(crate) fn distinct(mut v: Vec<StepSeries>, mode: NameRemoval) -> Result<Vec<StepSeries>> {
+    if mode == NameRemoval::Delayed {
+        return dedupe(v);
+    }
+    v.retain(|s| s.values.iter().any(Option::is_some));
+    let mut seen: FxHashSet<&Labels> = FxHashSet::default();
+    seen.reserve(v.len());
+    if v.iter().all(|s| seen.insert(&s.labels)) {
+        return Ok(v);
+    }
+    Err(same_labelset())
+}
+
+/// Prometheus's error for two series of one instant vector with equal labels.
+pub(crate) fn same_labelset() -> PromqlError {
+    PromqlError::Execution("vector cannot contain metrics with the same labelset".into())
 }
 
 /// Whether `l` is marked to lose its name.
@@ -387,11 +439,7 @@ pub(crate) fn dedupe(mut v: Vec<StepSeries>) -> Result<Vec<StepSeries>> {
             Some(last) if last.labels == s.labels => {
                 for (a, b) in last.values.iter_mut().zip(s.values) {
                     match (a.is_some(), b) {
-                        (true, Some(_)) => {
-                            return Err(PromqlError::Execution(
-                                "vector cannot contain metrics with the same labelset".into(),
-                            ))
-                        }
+                        (true, Some(_)) => return Err(same_labelset()),
                         (false, Some(x)) => *a = Some(x),
                         _ => {}
                     }
@@ -420,7 +468,18 @@ mod tests {
     }
 
     fn instant(s: &MemStore, q: &str) -> Vec<(String, f64)> {
-        match Engine::default().instant_query(s, q, 600_000) {
+        instant_with(&Engine::default(), s, q)
+    }
+
+    fn delayed() -> Engine {
+        Engine::new(crate::EngineOptions {
+            delayed_name_removal: true,
+            ..Default::default()
+        })
+    }
+
+    fn instant_with(e: &Engine, s: &MemStore, q: &str) -> Vec<(String, f64)> {
+        match e.instant_query(s, q, 600_000) {
             Ok(r) => match r.value {
                 Value::Vector(v) => {
                     let mut out: Vec<(String, f64)> =
@@ -434,29 +493,141 @@ mod tests {
         }
     }
 
+    fn error(s: &MemStore, q: &str) -> String {
+        match Engine::default().instant_query(s, q, 600_000) {
+            Ok(r) => panic!("{q} gave {:?}", r.value),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    const SAME: &str = "vector cannot contain metrics with the same labelset";
+
     #[test]
-    fn names_are_dropped_at_the_end() {
+    fn names_are_dropped_at_once_by_default() {
         let s = store();
+        // Prometheus 3 without `promql-delayed-name-removal`: the two rates differ
+        // only by name, so they collide where the function returns.
+        assert_eq!(error(&s, "sum(rate({env=\"1\"}[5m]))"), SAME);
+        assert_eq!(error(&s, "rate({__name__=~\"a_total|b_total\"}[5m])"), SAME);
+        assert_eq!(
+            error(&s, "sum(count_over_time({__name__=~\".+_total\"}[45s]))"),
+            SAME
+        );
+        // Operators: unary minus, vector-scalar arithmetic and `bool` comparisons.
+        assert_eq!(error(&s, "-{env=\"1\"}"), SAME);
+        assert_eq!(error(&s, "{env=\"1\"} * 2"), SAME);
+        assert_eq!(error(&s, "{env=\"1\"} > bool 1"), SAME);
+        // A filtering comparison and `last_over_time` keep the name: no collision.
+        assert_eq!(instant(&s, "{env=\"1\"} > 1").len(), 2);
+        assert_eq!(
+            instant(&s, "last_over_time({env=\"1\"}[5m])"),
+            [
+                ("a_total{env=\"1\"}".to_string(), 10.0),
+                ("b_total{env=\"1\"}".to_string(), 20.0)
+            ]
+        );
+        // The name is gone before `label_replace` reads it, as in Prometheus.
+        assert_eq!(
+            instant(
+                &s,
+                "label_replace(rate(a_total[5m]), \"__name__\", \"r_$1\", \"__name__\", \"(.+)\")"
+            ),
+            [("{env=\"1\"}".to_string(), 1.0 / 60.0)]
+        );
+        // Writing the name keeps it.
+        assert_eq!(
+            instant(
+                &s,
+                "label_replace(a_total, \"__name__\", \"x_$1\", \"env\", \"(.+)\")"
+            ),
+            [("x_1{env=\"1\"}".to_string(), 10.0)]
+        );
+        // Grouping by the name groups nameless series.
+        assert_eq!(
+            instant(&s, "sum by (__name__) (rate(a_total[5m]))"),
+            [("{}".to_string(), 1.0 / 60.0)]
+        );
+        // Many-to-one matching whose results lose the name and collide.
+        assert_eq!(
+            error(
+                &s,
+                "{env=\"1\"} + on (env) group_left sum by (env) ({env=\"1\"})"
+            ),
+            "multiple matches for labels: grouping labels must ensure unique matches"
+        );
+    }
+
+    #[test]
+    fn distinct_label_sets_do_not_collide() {
+        let s = MemStore::new();
+        for (name, inst) in [("a", "1"), ("b", "2")] {
+            s.add(
+                Labels::from_pairs([("__name__", name), ("instance", inst)]),
+                (0..=10).map(|i| Sample::new(i * 60_000, i as f64)),
+            );
+        }
+        assert_eq!(
+            instant(&s, "rate({__name__=~\"a|b\"}[5m])"),
+            [
+                ("{instance=\"1\"}".to_string(), 1.0 / 60.0),
+                ("{instance=\"2\"}".to_string(), 1.0 / 60.0)
+            ]
+        );
+        assert_eq!(instant(&s, "sum({__name__=~\"a|b\"} * 2)")[0].1, 40.0);
+    }
+
+    #[test]
+    fn range_function_results_collide_even_without_common_steps() {
+        // Prometheus checks a range-vector function's whole result: `a` ends before
+        // `b` starts, yet their rates (equal label sets) fail a range query.
+        let s = MemStore::new();
+        s.add(
+            Labels::from_pairs([("__name__", "a"), ("job", "j")]),
+            (0..=5).map(|i| Sample::new(i * 60_000, i as f64)),
+        );
+        s.add(
+            Labels::from_pairs([("__name__", "b"), ("job", "j")]),
+            (20..=25).map(|i| Sample::new(i * 60_000, i as f64)),
+        );
+        let e = Engine::default();
+        let q = "rate({__name__=~\"a|b\"}[2m])";
+        let err = e.range_query(&s, q, 0, 1_500_000, 60_000).unwrap_err();
+        assert_eq!(err.to_string(), SAME);
+        // A function of instant vectors is checked per step, as `rangeEval` does.
+        let r = e.range_query(&s, "abs({job=\"j\"})", 0, 1_500_000, 60_000);
+        assert!(matches!(r.map(|r| r.value), Ok(Value::Matrix(m)) if m.len() == 1));
+        // Delayed removal merges them at the end.
+        let r = delayed().range_query(&s, q, 0, 1_500_000, 60_000);
+        assert!(matches!(r.map(|r| r.value), Ok(Value::Matrix(m)) if m.len() == 1));
+    }
+
+    #[test]
+    fn delayed_name_removal_drops_names_at_the_end() {
+        let s = store();
+        let d = delayed();
         // Two rates differ only by name: no collision mid-expression.
         assert_eq!(
-            instant(&s, "sum by (env) (rate({env=\"1\"}[5m]))"),
+            instant_with(&d, &s, "sum by (env) (rate({env=\"1\"}[5m]))"),
             [("{env=\"1\"}".to_string(), 0.05)]
         );
         // The name can still be read and kept by writing it.
         assert_eq!(
-            instant(
+            instant_with(
+                &d,
                 &s,
                 "label_replace(rate(a_total[5m]), \"__name__\", \"r_$1\", \"__name__\", \"(.+)\")"
             ),
             [("r_a_total{env=\"1\"}".to_string(), 1.0 / 60.0)]
         );
         // Grouping by the name keeps it until the end, where the two collide.
-        assert!(instant(&s, "sum by (__name__) (rate({env=\"1\"}[5m]))")[0]
-            .0
-            .contains("same labelset"));
+        assert!(
+            instant_with(&d, &s, "sum by (__name__) (rate({env=\"1\"}[5m]))")[0]
+                .0
+                .contains("same labelset")
+        );
         // The mark never shows.
         assert_eq!(
-            instant(&s, "-a_total"),
+            instant_with(&d, &s, "-a_total"),
             [("{env=\"1\"}".to_string(), -10.0)]
         );
     }

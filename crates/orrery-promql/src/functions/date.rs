@@ -30,7 +30,7 @@ pub(super) fn date(
             *x = f(&civil(*x as i64));
         }
     }
-    finish(v, true)
+    finish(v, Some(ev.name_removal()))
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ struct Histogram {
 fn group_buckets(ev: &mut Evaluator<'_>, v: &[StepSeries], vec_arg: usize) -> Vec<Histogram> {
     let mut out: Vec<Histogram> = Vec::new();
     let mut idx: FxHashMap<Labels, usize> = FxHashMap::default();
+    let mode = ev.name_removal();
     for (i, s) in v.iter().enumerate() {
         let le = s.labels.get("le").unwrap_or("");
         let Some(ub) = parse_go_float(le) else {
@@ -46,7 +47,7 @@ fn group_buckets(ev: &mut Evaluator<'_>, v: &[StepSeries], vec_arg: usize) -> Ve
         let key = b.build();
         let k = *idx.entry(key.clone()).or_insert_with(|| {
             out.push(Histogram {
-                labels: drop_name(&key),
+                labels: drop_name(&key, mode),
                 name: key.metric_name().unwrap_or("").to_string(),
                 buckets: Vec::new(),
             });
@@ -260,7 +261,7 @@ fn quantiles_of(
             }
         }
     }
-    finish(out, false)
+    finish(out, None)
 }
 
 fn labels_for(h: &Histogram, label: Option<&str>, q: f64) -> Labels {
@@ -352,7 +353,7 @@ pub(super) fn histogram_fraction(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> 
             values,
         });
     }
-    finish(out, false)
+    finish(out, None)
 }
 
 /// How `histogram_quantiles` writes φ into its label: Go's shortest `%g` form, with

@@ -9,9 +9,10 @@
 //! error rather than silently returning nothing).
 //!
 //! Every function works on all steps at once. Results drop `__name__` as Prometheus 3
-//! does (everything except `label_replace`, `label_join`, `vector` and the sorts),
-//! late: the name is only marked (see `eval::DROP_NAME_MARK`) and stays readable until
-//! the result is built; `label_replace`/`label_join` writing `__name__` keep it. And
+//! does (everything except `label_replace`, `label_join`, `vector` and the sorts), at
+//! once by default, or with delayed name removal only marked (see
+//! `eval::DROP_NAME_MARK`) so that it stays readable until the result is built;
+//! `label_replace`/`label_join` writing `__name__` keep it. And
 //! whenever labels change the result goes through `dedupe`, which reports
 //! Prometheus's duplicate-labelset error when two series collide at one step.
 
@@ -156,7 +157,7 @@ fn timestamp(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> Result<Val> {
             v
         }
     };
-    finish(v, true)
+    finish(v, Some(ev.name_removal()))
 }
 
 /// `absent(v)`: 1 at the steps where `v` is empty, labelled from the selector's

@@ -44,7 +44,7 @@ pub(super) fn label_replace(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> Resul
             s.labels = b.build();
         }
     }
-    finish(v, false)
+    finish(v, None)
 }
 
 /// `label_join(v, dst, separator, src...)`.
@@ -80,7 +80,7 @@ pub(super) fn label_join(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> Result<V
         }
         s.labels = b.build();
     }
-    finish(v, false)
+    finish(v, None)
 }
 
 #[cfg(test)]

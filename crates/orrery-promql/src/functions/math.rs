@@ -22,7 +22,7 @@ pub(super) fn map(
             *x = f(*x);
         }
     }
-    finish(v, true)
+    finish(v, Some(ev.name_removal()))
 }
 
 /// Go's `math.Max`: NaN wins, and +0 is larger than -0.
@@ -84,7 +84,7 @@ pub(super) fn round(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> Result<Val> {
             }
         }
     }
-    finish(v, true)
+    finish(v, Some(ev.name_removal()))
 }
 
 /// `clamp(v, min, max)`: at steps where `max < min` the result is empty.
@@ -100,7 +100,7 @@ pub(super) fn clamp(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> Result<Val> {
             }
         }
     }
-    finish(v, true)
+    finish(v, Some(ev.name_removal()))
 }
 
 /// `clamp_min` (with `go_max`) and `clamp_max` (with `go_min`).
@@ -118,7 +118,7 @@ pub(super) fn clamp_one(
             }
         }
     }
-    finish(v, true)
+    finish(v, Some(ev.name_removal()))
 }
 
 pub(super) fn scalar_pair(

@@ -23,7 +23,7 @@ mod sort;
 mod testutil;
 
 use crate::error::{PromqlError, Result};
-use crate::eval::{dedupe, drop_name, Evaluator, StepSeries, Val};
+use crate::eval::{dedupe, drop_name_owned, Evaluator, NameRemoval, StepSeries, Val};
 use promql_parser::parser::{Call, Expr};
 
 pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call) -> Result<Val> {
@@ -77,12 +77,14 @@ fn string_arg(ev: &mut Evaluator<'_>, e: &Expr) -> Result<String> {
     }
 }
 
-/// Drops `__name__`, removes series left without any value and merges equal label sets.
-fn finish(mut out: Vec<StepSeries>, drop: bool) -> Result<Val> {
+/// Drops `__name__` when `drop` is `Some`, removes series left without any value and
+/// merges equal label sets; equal labels with values at one step are an error (per
+/// step, as Prometheus's `rangeEval` checks a function of instant vectors).
+fn finish(mut out: Vec<StepSeries>, drop: Option<NameRemoval>) -> Result<Val> {
     out.retain(|s| s.values.iter().any(Option::is_some));
-    if drop {
+    if let Some(mode) = drop {
         for s in &mut out {
-            s.labels = drop_name(&s.labels);
+            s.labels = drop_name_owned(std::mem::take(&mut s.labels), mode);
         }
     }
     Ok(Val::Vector(dedupe(out)?))

@@ -7,9 +7,10 @@
 //! Every function sees, for each step, the points of one series inside that step's
 //! window (left-open, stale markers already removed) and yields at most one value.
 //! Empty windows yield nothing. Results drop `__name__`, except `last_over_time` and
-//! `first_over_time`, and series whose labels became equal are merged by
-//! [`dedupe`], which reports Prometheus's duplicate-labelset error when two of them
-//! have a value at the same step.
+//! `first_over_time`. Two result series whose labels became equal are Prometheus's
+//! duplicate-labelset error, whether or not they share a step, as Prometheus checks a
+//! range-vector function's whole result (see `eval::distinct`); with delayed name
+//! removal they are merged when the query's result is built instead.
 //!
 //! Numerics follow Prometheus 3: Kahan-compensated sums (`sum_over_time`,
 //! `avg_over_time`, the regression sums of `deriv` and `predict_linear`), a direct mean
@@ -21,7 +22,7 @@
 use super::fit::SlidingFit;
 use super::seconds;
 use crate::error::{PromqlError, Result};
-use crate::eval::{dedupe, drop_name_owned, for_each_window, par};
+use crate::eval::{distinct, drop_name_owned, for_each_window, par, NameRemoval};
 use crate::eval::{format_float, kahan_inc, quantile};
 use crate::eval::{Evaluator, RangeArg, RangeSeries, StepSeries, Val};
 use orrery_model::{Labels, Sample, METRIC_NAME};
@@ -171,15 +172,17 @@ fn map_windows_par(
     })
 }
 
-/// Drops `__name__` unless `keep_name`, merging series that became equal.
-fn finish(mut out: Vec<StepSeries>, keep_name: bool) -> Result<Val> {
+/// Drops `__name__` unless `keep_name`. Prometheus checks a range-vector function's
+/// output as a whole: two series that became equal fail the query even where their
+/// steps do not overlap (see [`distinct`]).
+fn finish(mut out: Vec<StepSeries>, keep_name: bool, mode: NameRemoval) -> Result<Val> {
     if keep_name {
         return Ok(Val::Vector(out));
     }
     for s in &mut out {
-        s.labels = drop_name_owned(std::mem::take(&mut s.labels));
+        s.labels = drop_name_owned(std::mem::take(&mut s.labels), mode);
     }
-    Ok(Val::Vector(dedupe(out)?))
+    Ok(Val::Vector(distinct(out, mode)?))
 }
 
 /// A function of the window alone, with the range vector as its only argument.
@@ -190,7 +193,11 @@ fn simple(
     f: impl Fn(&[Sample]) -> Option<f64> + Sync,
 ) -> Result<Val> {
     let rv = ev.eval_range(arg(args, 0)?)?;
-    finish(map_windows_par(rv, |_, w| f(w)), keep_name)
+    finish(
+        map_windows_par(rv, |_, w| f(w)),
+        keep_name,
+        ev.name_removal(),
+    )
 }
 
 /// `rate`, `increase` and `delta`, plus the info Prometheus attaches to `rate` and
@@ -254,7 +261,7 @@ fn rates(
             }
         }
     }
-    finish(out, false)
+    finish(out, false, ev.name_removal())
 }
 
 /// The increase (or delta) over the window `(start, end]`, extrapolated towards the
@@ -342,7 +349,11 @@ fn deriv(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> Result<Val> {
     // Prometheus fits with times relative to the window's first point; the slope does
     // not depend on it, except that with an infinite value in the window the point at
     // x = 0 decides between NaN (0·Inf) and ±Inf.
-    finish(fitted(rv, |_, first| first, |_, slope, _| slope), false)
+    finish(
+        fitted(rv, |_, first| first, |_, slope, _| slope),
+        false,
+        ev.name_removal(),
+    )
 }
 
 /// `predict_linear(v, t)`: the fitted value `t` seconds after each step's evaluation
@@ -358,7 +369,7 @@ fn predict_linear(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> Result<Val> {
         |i, _| ts[i],
         |i, slope, intercept| slope * dur[i] + intercept,
     );
-    finish(out, false)
+    finish(out, false, ev.name_removal())
 }
 
 /// `f(step, slope, intercept)` of the least-squares line of every window with at least
@@ -484,7 +495,7 @@ fn quantile_over_time(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> Result<Val>
             format_float(b)
         ));
     }
-    finish(out, false)
+    finish(out, false, ev.name_removal())
 }
 
 /// `absent_over_time(v)`: 1 at every step where no series of `v` has a point, labelled
@@ -583,7 +594,7 @@ fn double_exponential_smoothing(ev: &mut Evaluator<'_>, args: &[Box<Expr>]) -> R
         }
         Ok(Some(s1))
     })?;
-    finish(out, false)
+    finish(out, false, ev.name_removal())
 }
 
 #[cfg(test)]

@@ -290,6 +290,34 @@ async fn bad_queries_are_bad_data_400() {
     }
 }
 
+/// Parse errors carry Prometheus's position and words, after the parameter prefix
+/// Prometheus 3 gives both query endpoints (2.42 left it off `query_range`) and
+/// `match[]`; the bodies are byte for byte Prometheus's, `<` and `>` escaped as its
+/// encoder does.
+#[tokio::test]
+async fn parse_errors_have_prometheus_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = server_with(dir.path(), |_| {}).router();
+    for (uri, want) in [
+        (
+            "/api/v1/query?query=sum(rate(http_requests_total%5B5m%5D)%20by%20(job))",
+            r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": 1:35: parse error: unexpected \u003cby\u003e in aggregation"}"#,
+        ),
+        (
+            "/api/v1/query_range?query=sum(x)%20by&start=0&end=10&step=1",
+            r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": 1:10: parse error: unexpected end of input in grouping opts, expected \"(\""}"#,
+        ),
+        (
+            "/api/v1/series?match[]=foo%7B",
+            r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"match[]\": 1:5: parse error: unexpected end of input inside braces"}"#,
+        ),
+    ] {
+        let (status, body) = get(&r, uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+        assert_eq!(body, want, "{uri}");
+    }
+}
+
 #[tokio::test]
 async fn range_parameters_are_checked_in_prometheus_order() {
     let dir = tempfile::tempdir().unwrap();
