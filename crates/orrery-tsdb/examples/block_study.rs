@@ -20,7 +20,7 @@ use orrery_tsdb::chunkenc::varint::{put_varint, uvarint_len, zigzag};
 use orrery_tsdb::filenames::{BLOCKS_DIR, BLOCK_CHUNKS, BLOCK_INDEX, BLOCK_META};
 use pco::wrapped::FileCompressor;
 use pco::{ChunkConfig, DeltaSpec, PagingSpec};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
@@ -214,6 +214,10 @@ fn main() -> Res<()> {
     let (mut idx_sym, mut idx_series, mut idx_post, mut idx_file) = (0u64, 0u64, 0u64, 0u64);
     let (mut idx_chunk_meta, mut chunks_file, mut meta_json) = (0u64, 0u64, 0u64);
     let (mut ts_now, mut ts_med) = (0u64, 0u64);
+    // Timestamp columns by content: all series of one scrape share its timestamps, so a
+    // writer could store each distinct column once and refer to it (a varint id per chunk).
+    let mut ts_seen: HashMap<Vec<i64>, u32> = HashMap::new();
+    let (mut ts_shared, mut ts_shared_med) = (0u64, 0u64);
     let mut one_chunk = 0u64; // encode_columns over each series' samples in a block, one chunk
     let mut regular_chunks = 0u64;
     let (mut mismatched, mut mismatch_bytes) = (0u64, 0i64);
@@ -261,8 +265,20 @@ fn main() -> Res<()> {
                 regular_chunks += u64::from(p.t_direct > 0);
                 constant_chunks += u64::from(p.v_direct > 0);
                 cur.add(&p);
-                ts_now += ts_current(&s)?;
-                ts_med += ts_median_residual(&s)?;
+                let (now, med) = (ts_current(&s)?, ts_median_residual(&s)?);
+                ts_now += now;
+                ts_med += med;
+                let key: Vec<i64> = s.iter().map(|x| x.t).collect();
+                let next = ts_seen.len() as u32;
+                let id = *ts_seen.entry(key).or_insert(next);
+                let reference = uvarint_len(u64::from(id)) as u64;
+                if id == next {
+                    ts_shared += now + reference;
+                    ts_shared_med += med + reference;
+                } else {
+                    ts_shared += reference;
+                    ts_shared_med += reference;
+                }
                 samples += s.len() as u64;
                 n_chunks += 1;
                 all.extend(s);
@@ -344,6 +360,14 @@ fn main() -> Res<()> {
         total - ts_now + ts_med,
     );
     idea(
+        "each distinct timestamp column stored once (shared by a scrape's series), varint reference per chunk",
+        total - ts_now + ts_shared,
+    );
+    idea(
+        "both: distinct timestamp columns once, as median residuals",
+        total - ts_now + ts_shared_med,
+    );
+    idea(
         "one chunk per series per block",
         total - cur.total() + one_chunk,
     );
@@ -364,6 +388,10 @@ fn main() -> Res<()> {
             "\n{mismatched} chunks re-encode to other sizes than on disk ({mismatch_bytes:+} bytes): written by an older encoding or level"
         );
     }
+    println!(
+        "\ndistinct timestamp columns: {} of {n_chunks} chunks",
+        ts_seen.len()
+    );
     println!(
         "\ntimestamps today {ts_now} B ({:.3} B/sample), as median residuals {ts_med} B ({:.3} B/sample)",
         bps(ts_now),
