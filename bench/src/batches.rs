@@ -255,6 +255,7 @@ mod tests {
             churn: 0.5,
             seed: 11,
             end_ms: 1_700_000_000_000,
+            jitter: crate::dataset::Jitter::Realistic,
         });
         let dir = std::env::temp_dir().join(format!("orrery-bench-test-{}", std::process::id()));
         let p = prepare(&d, 3, 500, &dir, &|_| {}).unwrap();

@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use crate::batches;
-use crate::dataset::{Config, Dataset};
+use crate::dataset::{Config, Dataset, Jitter};
 use crate::http::Client;
 use crate::procstat;
 use crate::replay;
@@ -58,6 +58,10 @@ pub struct IngestArgs {
     /// Seed of the dataset.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Scrape timestamps: `realistic` (a few ms of jitter, rare late scrapes) or `none`
+    /// (exactly on the 15 s grid, the old generator).
+    #[arg(long, value_enum, default_value_t = Jitter::Realistic)]
+    pub jitter: Jitter,
     /// The Orrery binary.
     #[arg(long, default_value = "target/release/orrery")]
     pub orrery_bin: PathBuf,
@@ -113,11 +117,12 @@ pub fn run(mut args: IngestArgs) -> Result<()> {
         churn: args.churn,
         seed: args.seed,
         end_ms,
+        jitter: args.jitter,
     });
     let summary = dataset.summary();
     let describe = format!(
-        "dataset: {} clusters, {} targets ({}), {} metric families, {} series alive per step ({}..{}), {} distinct series with churn, {} steps of 15s ({:.2}h), {} samples incl. {} stale markers",
-        args.clusters, summary.targets, dataset.jobs(), summary.families, args.series, summary.active_min, summary.active_max,
+        "dataset: jitter {:?}, {} clusters, {} targets ({}), {} metric families, {} series alive per step ({}..{}), {} distinct series with churn, {} steps of 15s ({:.2}h), {} samples incl. {} stale markers",
+        args.jitter, args.clusters, summary.targets, dataset.jobs(), summary.families, args.series, summary.active_min, summary.active_max,
         summary.series_total, summary.steps, args.hours, summary.samples_total, summary.stale_markers
     );
     println!("{describe}");

@@ -127,6 +127,7 @@ pub fn run(mut args: QueryArgs) -> Result<()> {
         churn: ia.churn,
         seed: ia.seed,
         end_ms,
+        jitter: ia.jitter,
     });
     let summary = dataset.summary();
     let describe = format!(

@@ -8,16 +8,26 @@
 //! `batches.rs`'s job.
 //!
 //! Design constraints:
-//! 1. Every series belongs to one scrape target, and all of its samples are at
-//!    `start + target.offset_ms + k * 15000` for the steps `k` it is alive: the same offset every time,
-//!    like Prometheus's hash-based scrape offsets.
+//! 1. Every series belongs to one scrape target, and its sample of step `k` is at
+//!    `start + target.offset_ms + k * 15000 + jitter(target, k)`: the same offset every time,
+//!    like Prometheus's hash-based scrape offsets, plus the scrape's own jitter
+//!    (`jitter.rs`: a few ms, 0 when a Prometheus-like sender snaps it within 2 ms, and a
+//!    few per mille of scrapes 1–3 s late). The jitter depends only on the target's stream
+//!    and the step, so all series of one scrape share its timestamp. With
+//!    [`Jitter::None`] the jitter is 0 (the old, idealised grid).
 //! 2. The number of series alive at any step is constant and close to `Config::series`:
 //!    churn replaces pods (the old pod's series get one stale marker at the step the new
 //!    pod's series start), it never adds or removes capacity.
 //! 3. A series' values depend only on its own random stream, never on which other series
 //!    are generated before it, so the replay may shard series across senders freely.
 //!    Histogram buckets of one histogram share a stream so that they stay cumulative.
+//!    Target-wide events (a process restart resetting the target's counters) come from the
+//!    target's own stream, which is fixed by the seed and the target's job and instance.
+//! 4. Series live less than a block: churned pods end and start inside the range (their
+//!    lifetimes are shorter than the 2 h block range), and gauges include ones that move at
+//!    every scrape (`move_prob` 1) and ones that rarely move, beside constant series.
 
+mod jitter;
 mod topology;
 mod values;
 
@@ -25,6 +35,7 @@ use std::collections::BTreeMap;
 
 use orrery_model::Labels;
 
+pub use jitter::{Jitter, SenderClass};
 pub use values::{Model, ValueGen};
 
 /// The scrape interval, fixed like the common Prometheus default.
@@ -45,6 +56,8 @@ pub struct Config {
     pub seed: u64,
     /// End of the time range in Unix milliseconds; the last scrape is before it.
     pub end_ms: i64,
+    /// Whether scrape timestamps jitter like real ones or sit on the grid exactly.
+    pub jitter: Jitter,
 }
 
 /// One scrape target (its `instance` is in its series' labels) with its fixed scrape offset.
@@ -54,6 +67,13 @@ pub struct Target {
     pub job: String,
     /// Milliseconds after each 15s step at which this target is scraped.
     pub offset_ms: i64,
+    /// The target's own random stream (jitter, sender class, restarts).
+    pub stream: u64,
+    /// How its sender treats timestamps.
+    pub class: SenderClass,
+    /// Steps at which the process behind it restarts, resetting its counters (empty for
+    /// node-exporter and kube-state-metrics, whose counters survive their restarts).
+    pub restarts: Vec<u32>,
 }
 
 /// The kind of a metric family, for the summary.
@@ -133,9 +153,14 @@ impl Dataset {
 
     /// The timestamp of `series` at `step`.
     pub fn time_ms(&self, series: &SeriesSpec, step: u32) -> i64 {
-        self.start_ms
-            + self.targets[series.target as usize].offset_ms
-            + step as i64 * SCRAPE_INTERVAL_MS
+        let t = &self.targets[series.target as usize];
+        let jitter = match self.config.jitter {
+            Jitter::None => 0,
+            Jitter::Realistic => {
+                jitter::scrape_jitter_ms(self.config.seed, t.stream, t.class, step)
+            }
+        };
+        self.start_ms + t.offset_ms + step as i64 * SCRAPE_INTERVAL_MS + jitter
     }
 
     /// Whether `series` has a stale marker (its end is inside the range).
@@ -199,6 +224,7 @@ mod tests {
             churn: 0.5,
             seed,
             end_ms: 1_700_000_000_000,
+            jitter: Jitter::Realistic,
         })
     }
 
@@ -286,7 +312,8 @@ mod tests {
 
     #[test]
     fn timestamps_are_on_the_grid_with_a_fixed_offset_and_before_the_end() {
-        let d = small(3);
+        let mut d = small(3);
+        d.config.jitter = Jitter::None;
         for s in d.series.iter().take(500) {
             let t0 = d.time_ms(s, s.first_step);
             let t1 = d.time_ms(s, s.first_step + 1);
@@ -358,5 +385,113 @@ mod tests {
                 "not cumulative: {vals:?}"
             );
         }
+    }
+
+    #[test]
+    fn jittered_timestamps_are_shared_per_scrape_increasing_and_before_the_end() {
+        let d = small(3);
+        let mut per_scrape: std::collections::HashMap<(u32, u32), i64> = Default::default();
+        let (mut off_grid, mut late, mut total) = (0u64, 0u64, 0u64);
+        for s in &d.series {
+            let t = &d.targets[s.target as usize];
+            let mut prev = i64::MIN;
+            for k in s.first_step..s.end_step {
+                let ts = d.time_ms(s, k);
+                let grid = d.start_ms + t.offset_ms + k as i64 * SCRAPE_INTERVAL_MS;
+                let j = ts - grid;
+                assert!(
+                    (-jitter::MAX_JITTER_MS..=jitter::LATE_MAX_MS).contains(&j),
+                    "jitter {j}"
+                );
+                assert!(ts > prev, "timestamps must increase");
+                assert!(ts < d.config.end_ms);
+                prev = ts;
+                total += 1;
+                off_grid += u64::from(j != 0);
+                late += u64::from(j >= jitter::LATE_MIN_MS);
+                let seen = *per_scrape.entry((s.target, k)).or_insert(ts);
+                assert_eq!(seen, ts, "series of one scrape must share its timestamp");
+            }
+        }
+        let (off, late) = (off_grid as f64 / total as f64, late as f64 / total as f64);
+        assert!(off > 0.3 && off < 0.8, "off-grid share {off}");
+        assert!(late > 0.001 && late < 0.006, "late share {late}");
+    }
+
+    #[test]
+    fn counters_reset_on_target_restarts_and_the_decreases_are_visible() {
+        let d = Dataset::build(Config {
+            series: 6_000,
+            hours: 24.0,
+            clusters: 1,
+            churn: 0.0,
+            seed: 4,
+            end_ms: 1_700_000_000_000,
+            jitter: Jitter::Realistic,
+        });
+        let restarted: HashSet<u32> = (0..d.targets.len() as u32)
+            .filter(|&t| !d.targets[t as usize].restarts.is_empty())
+            .collect();
+        assert!(!restarted.is_empty(), "a day should restart some targets");
+        let mut decreases_at_restarts = 0;
+        for s in d
+            .series
+            .iter()
+            .filter(|s| restarted.contains(&s.target))
+            .filter(|s| matches!(s.model, Model::Counter { .. } | Model::Bucket { .. }))
+            .take(200)
+        {
+            let restarts = &d.targets[s.target as usize].restarts;
+            let mut g = ValueGen::new(&d, s);
+            let mut prev = f64::NEG_INFINITY;
+            for k in s.first_step..s.end_step {
+                let v = g.next(&s.model);
+                if restarts.contains(&k) && prev > 0.0 {
+                    assert!(v < prev, "{} did not reset at {k}: {prev} -> {v}", s.labels);
+                    decreases_at_restarts += 1;
+                }
+                prev = v;
+            }
+        }
+        assert!(decreases_at_restarts > 0);
+        assert!(d
+            .targets
+            .iter()
+            .all(|t| t.job != "node-exporter" || t.restarts.is_empty()));
+    }
+
+    #[test]
+    fn aligned_and_jittered_share_series_and_values_but_not_timestamps() {
+        let a = small(8);
+        let mut b = small(8);
+        b.config.jitter = Jitter::None;
+        assert_eq!(a.series.len(), b.series.len());
+        let differ = a.series.iter().take(300).any(|s| {
+            (s.first_step..s.end_step)
+                .any(|k| a.time_ms(s, k) - b.time_ms(s, k) != -SCRAPE_INTERVAL_MS)
+        });
+        assert!(
+            differ,
+            "jitter must move some timestamps off the (shifted) grid"
+        );
+    }
+
+    #[test]
+    fn some_series_live_less_than_a_two_hour_block() {
+        let d = Dataset::build(Config {
+            series: 6_000,
+            hours: 2.0,
+            clusters: 1,
+            churn: 0.25,
+            seed: 2,
+            end_ms: 1_700_000_000_000,
+            jitter: Jitter::Realistic,
+        });
+        let short = d
+            .series
+            .iter()
+            .filter(|s| s.end_step - s.first_step < d.steps)
+            .count();
+        assert!(short > 100, "only {short} short-lived series");
     }
 }

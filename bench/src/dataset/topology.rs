@@ -18,7 +18,8 @@ use std::collections::BTreeMap;
 
 use orrery_model::Labels;
 
-use super::{Config, Dataset, FamilyKind, Model, SeriesSpec, Target, SCRAPE_INTERVAL_MS};
+use super::jitter;
+use super::{Config, Dataset, FamilyKind, Jitter, Model, SeriesSpec, Target, SCRAPE_INTERVAL_MS};
 use orrery_testkit::rng::{hash_str, mix, Rng};
 
 /// Apiserver histogram bucket bounds (a subset of the real apiserver's).
@@ -151,7 +152,13 @@ pub(super) fn build(cfg: Config) -> Dataset {
         .round()
         .max(2.0) as u32;
     let aligned_end = cfg.end_ms - cfg.end_ms.rem_euclid(SCRAPE_INTERVAL_MS);
-    let start_ms = aligned_end - steps as i64 * SCRAPE_INTERVAL_MS;
+    // A late scrape (at most 3 s) of the last step must still be before the end, so the
+    // jittered grid ends one step earlier.
+    let margin = match cfg.jitter {
+        Jitter::None => 0,
+        Jitter::Realistic => SCRAPE_INTERVAL_MS,
+    };
+    let start_ms = aligned_end - margin - steps as i64 * SCRAPE_INTERVAL_MS;
     let mut b = Builder {
         rng: Rng::derive(cfg.seed, u64::MAX),
         cfg: cfg.clone(),
@@ -183,11 +190,21 @@ impl Builder {
     }
 
     fn target(&mut self, job: &str, instance: &str) -> u32 {
-        let offset = (mix(self.cfg.seed ^ hash_str(&format!("{job}/{instance}")))
-            % SCRAPE_INTERVAL_MS as u64) as i64;
+        let id = hash_str(&format!("{job}/{instance}"));
+        let offset = (mix(self.cfg.seed ^ id) % SCRAPE_INTERVAL_MS as u64) as i64;
+        // node-exporter's counters are the kernel's and kube-state-metrics' are read from
+        // the API server: neither resets when the exporter restarts.
+        let restarts = if job == "node-exporter" || job == "kube-state-metrics" {
+            Vec::new()
+        } else {
+            jitter::restart_steps(self.cfg.seed, id, self.steps)
+        };
         self.targets.push(Target {
             job: job.to_string(),
             offset_ms: offset,
+            stream: id,
+            class: jitter::sender_class(self.cfg.seed, id),
+            restarts,
         });
         (self.targets.len() - 1) as u32
     }

@@ -6,6 +6,10 @@
 //! histogram share a stream and draw the same numbers in the same order every step
 //! (even the ones a given member ignores), which keeps `_bucket` cumulative across `le`
 //! and equal to `_count` at `+Inf`.
+//!
+//! Counters reset in two ways: rarely on their own (`reset_per_step`), and all together
+//! when the process behind their target restarts (the target's restart steps), as a real
+//! process restart does.
 
 use super::{Dataset, SeriesSpec};
 use orrery_testkit::rng::Rng;
@@ -61,6 +65,10 @@ pub struct ValueGen {
     rng: Rng,
     value: f64,
     started: bool,
+    /// The step of the next value; `next` is called once per step from the first.
+    step: u32,
+    /// The target's restart steps not yet reached, last first.
+    restarts: Vec<u32>,
 }
 
 const STEP_SECONDS: f64 = 15.0;
@@ -70,15 +78,37 @@ const HIST_RESET_PER_STEP: f64 = 1.0 / 20_000.0;
 impl ValueGen {
     /// The state for `series` of `dataset` before its first sample.
     pub fn new(dataset: &Dataset, series: &SeriesSpec) -> Self {
+        let mut restarts: Vec<u32> = dataset.targets[series.target as usize]
+            .restarts
+            .iter()
+            .copied()
+            .filter(|&s| s > series.first_step && s < series.end_step)
+            .collect();
+        restarts.reverse();
         ValueGen {
             rng: Rng::derive(dataset.config.seed, series.stream),
             value: 0.0,
             started: false,
+            step: series.first_step,
+            restarts,
+        }
+    }
+
+    /// Whether the target's process restarted at the current step; advances the step.
+    fn restarted(&mut self) -> bool {
+        let now = self.step;
+        self.step += 1;
+        if self.restarts.last() == Some(&now) {
+            self.restarts.pop();
+            true
+        } else {
+            false
         }
     }
 
     /// The next value of a series following `model`.
     pub fn next(&mut self, model: &Model) -> f64 {
+        let restarted = self.restarted();
         match *model {
             Model::Constant(v) => v,
             Model::Counter {
@@ -90,7 +120,8 @@ impl ValueGen {
                 if !self.started {
                     // Counters start where a long-running process would be: hours to days in.
                     self.value = rate * self.rng.range(3_600.0, 30.0 * 86_400.0);
-                } else if self.rng.chance(reset_per_step) {
+                } else if self.rng.chance(reset_per_step) || restarted {
+                    // The draw comes first so the stream does not depend on the restarts.
                     self.value = 0.0;
                 } else {
                     let inc = rate * STEP_SECONDS * (1.0 + noise * self.rng.normalish());
@@ -116,7 +147,7 @@ impl ValueGen {
             }
             Model::Bucket { rate, frac } => {
                 let (inc, u, reset, _jitter) = self.hist_step(rate);
-                if reset {
+                if reset || restarted {
                     self.value = 0.0;
                 } else {
                     self.value += (inc * frac + u).floor();
@@ -125,7 +156,7 @@ impl ValueGen {
             }
             Model::HistSum { rate, mean } => {
                 let (inc, _u, reset, jitter) = self.hist_step(rate);
-                if reset {
+                if reset || restarted {
                     self.value = 0.0;
                 } else {
                     self.value += inc * mean * jitter;
