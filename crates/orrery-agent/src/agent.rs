@@ -12,6 +12,7 @@ use crate::monitors::{self, MonitorsTask};
 use crate::scrape::{JobContext, ScrapeManager, Sink, SinkError, TargetsSnapshot};
 use crate::send::{Delivery, DeliveryStats, SendError, SenderConfig};
 use orrery_httpclient::HttpClientError;
+use orrery_model::yaml::YamlFileError;
 use orrery_model::{RelabelError, Relabeler};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -65,10 +66,8 @@ pub enum AgentError {
 impl AgentConfig {
     /// Reads and checks a file (see [`AgentConfig::parse`]).
     pub fn load(path: &Path) -> Result<AgentConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| YamlFileError::read(path, source))?;
         Self::parse(&text, &path.display().to_string())
     }
 

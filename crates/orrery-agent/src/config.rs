@@ -356,10 +356,7 @@ impl AgentConfig {
     /// The first stage of [`AgentConfig::parse`]: the YAML shape only (unknown keys and
     /// bad values are errors with line and column); `name` is used in messages.
     pub fn from_yaml(text: &str, name: &str) -> Result<AgentConfig, ConfigError> {
-        serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
-            path: name.to_string(),
-            message: e.to_string(),
-        })
+        Ok(orrery_model::yaml::parse(text, name)?)
     }
 
     /// Checks what serde cannot in the file's own settings. The `monitors:` section is

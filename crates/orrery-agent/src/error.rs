@@ -7,10 +7,10 @@
 //! shows a setting's problem once; errors from other crates (I/O, relabeling, the HTTP
 //! client rules, Kubernetes discovery) are the innermost `source()`s.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use orrery_httpclient::HttpClientError;
+use orrery_model::yaml::YamlFileError;
 use orrery_model::RelabelError;
 
 use crate::discovery::kubernetes::{DiscoveryError, Role};
@@ -19,23 +19,10 @@ use crate::discovery::kubernetes::{DiscoveryError, Role};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("reading {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// YAML syntax or shape error (the message has line and column).
-    #[error("{path}: {message}")]
-    Parse {
-        /// The file.
-        path: String,
-        /// serde's message with position.
-        message: String,
-    },
+    /// The file could not be read, or its YAML is not the right shape (the message has
+    /// line and column); the same texts as every configuration file's.
+    #[error(transparent)]
+    File(#[from] YamlFileError),
     /// A value is invalid.
     #[error("{path}: {problem}")]
     Invalid {

@@ -18,6 +18,7 @@ mod relabel;
 mod sample;
 mod traits;
 mod units;
+pub mod yaml;
 
 pub use batch::{LabelsRef, SeriesSpan, WriteBatch};
 pub use error::{MatcherError, StorageError};

@@ -18,7 +18,8 @@
 //! * [`DirLock`]: an exclusive advisory lock on a file in a directory, so two
 //!   processes never share one.
 //! * [`Fs`], [`FsFile`], [`RealFs`]: the filesystem operations the above need, as a
-//!   trait, so tests can inject faults (short writes, failing fsyncs).
+//!   trait, so tests can inject faults (short writes, failing fsyncs); with the
+//!   `testing` feature, `faulty::FaultyFs` is the fake that does.
 //!
 //! This crate owns the framing, not what is framed. It must not know any payload,
 //! record type or magic of the formats built on it (each format keeps its magic,
@@ -28,6 +29,8 @@
 
 mod atomic;
 mod error;
+#[cfg(feature = "testing")]
+pub mod faulty;
 mod frame;
 mod fs;
 mod layout;

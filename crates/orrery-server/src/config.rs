@@ -7,6 +7,7 @@
 //! one refuses the other refuses too.
 
 use orrery_model::parse_duration;
+use orrery_model::yaml::{self, YamlFileError};
 use orrery_tsdb::{FsyncPolicy, Options};
 use orrery_wire::Limits;
 use serde::Deserialize;
@@ -51,23 +52,10 @@ query:
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("reading {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// YAML syntax or shape error (the message has line and column).
-    #[error("{path}: {message}")]
-    Parse {
-        /// The file.
-        path: String,
-        /// serde's message with position.
-        message: String,
-    },
+    /// The file could not be read, or its YAML is not the right shape (the message has
+    /// line and column); the same texts as every configuration file's.
+    #[error(transparent)]
+    File(#[from] YamlFileError),
     /// A value is invalid; the message names the setting.
     #[error("{path}: {message}")]
     Invalid {
@@ -109,19 +97,14 @@ impl Default for ServerConfig {
 impl ServerConfig {
     /// Reads, parses and validates a file.
     pub fn load(path: &Path) -> Result<ServerConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| YamlFileError::read(path, source))?;
         Self::parse(&text, &path.display().to_string())
     }
 
     /// Parses and validates text; `name` is used in messages.
     pub fn parse(text: &str, name: &str) -> Result<ServerConfig, ConfigError> {
-        let cfg: ServerConfig = serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
-            path: name.to_string(),
-            message: e.to_string(),
-        })?;
+        let cfg: ServerConfig = yaml::parse(text, name)?;
         cfg.validate().map_err(|message| ConfigError::Invalid {
             path: name.to_string(),
             message,
@@ -398,11 +381,14 @@ mod tests {
             assert!(e.to_string().contains(key), "{text}: {e}");
         }
         let e = ServerConfig::parse("query:\n  max_sample: 1\n", "s.yml").unwrap_err();
-        assert!(matches!(e, ConfigError::Parse { .. }), "{e}");
+        assert!(
+            matches!(e, ConfigError::File(YamlFileError::Parse { .. })),
+            "{e}"
+        );
         assert!(ServerConfig::parse(CONFIG_REFERENCE, "ref").is_ok());
         assert!(matches!(
             ServerConfig::load(Path::new("/nonexistent/orrery.yml")),
-            Err(ConfigError::Read { .. })
+            Err(ConfigError::File(YamlFileError::Read { .. }))
         ));
     }
 

@@ -232,6 +232,53 @@ pub(super) fn relabelings_from(
     Ok(out)
 }
 
+/// One job per endpoint of a monitor, in order. An endpoint's error is placed at its
+/// path in the spec (`spec.<field>[i]`), the path `job` is given for its own messages,
+/// so both kinds report positions the same way.
+pub(super) fn endpoint_jobs(
+    field: &str,
+    endpoints: &[EndpointSpec],
+    mut job: impl FnMut(usize, &EndpointSpec, &str) -> Result<Value, GenerateError>,
+) -> Result<Vec<Value>, GenerateError> {
+    endpoints
+        .iter()
+        .enumerate()
+        .map(|(i, ep)| {
+            let at = format!("spec.{field}[{i}]");
+            job(i, ep, &at).map_err(|problem| GenerateError::Endpoint {
+                problem: Box::new(problem),
+                at,
+            })
+        })
+        .collect()
+}
+
+/// The start of one endpoint's job, the same for both kinds as the operator writes it:
+/// the name `<kind>/<namespace>/<name>/<i>`, discovery of `role` in the monitor's
+/// namespaces, the endpoint's settings, and the first target relabeling (the job name
+/// kept in `__tmp_prometheus_job_name`), which the caller's rules follow.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn job_start(
+    kind: &str,
+    role: Role,
+    namespace: &str,
+    name: &str,
+    spec: &MonitorSpec,
+    i: usize,
+    ep: &EndpointSpec,
+    at: &str,
+    notes: &mut Notes,
+) -> Result<(Value, Vec<Value>), GenerateError> {
+    let mut job = json!({
+        "job_name": format!("{kind}/{namespace}/{name}/{i}"),
+        "kubernetes_sd_configs": [sd_config(role, namespace, &spec.namespace_selector)],
+    });
+    common_settings(&mut job, spec, ep, at, notes)?;
+    let rules =
+        vec![json!({"source_labels": ["job"], "target_label": "__tmp_prometheus_job_name"})];
+    Ok((job, rules))
+}
+
 /// The endpoint and spec settings shared by both kinds, in Prometheus's field names.
 pub(super) fn common_settings(
     job: &mut Value,

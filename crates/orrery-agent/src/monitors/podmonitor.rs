@@ -21,7 +21,7 @@
 use serde_json::{json, Value};
 
 use super::generate::{
-    common_settings, finish_rules, running_filter, sd_config, selector_rules, GenerateError,
+    endpoint_jobs, finish_rules, job_start, running_filter, selector_rules, GenerateError,
 };
 use super::servicemonitor::copy_label;
 use super::spec::{EndpointSpec, MonitorSpec, PortMatch};
@@ -36,18 +36,11 @@ pub(super) fn generate(
     notes: &mut Notes,
 ) -> Result<Vec<Value>, GenerateError> {
     let selector = selector_rules("pod", &spec.selector)?;
-    let mut jobs = Vec::new();
-    for (i, ep) in spec.pod_metrics_endpoints.iter().enumerate() {
-        let at = format!("spec.podMetricsEndpoints[{i}]");
-        let job = endpoint_job(namespace, name, spec, &selector, i, ep, &at, notes).map_err(
-            |problem| GenerateError::Endpoint {
-                at: at.clone(),
-                problem: Box::new(problem),
-            },
-        )?;
-        jobs.push(job);
-    }
-    Ok(jobs)
+    endpoint_jobs(
+        "podMetricsEndpoints",
+        &spec.pod_metrics_endpoints,
+        |i, ep, at| endpoint_job(namespace, name, spec, &selector, i, ep, at, notes),
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -61,14 +54,17 @@ fn endpoint_job(
     at: &str,
     notes: &mut Notes,
 ) -> Result<Value, GenerateError> {
-    let mut job = json!({
-        "job_name": format!("podMonitor/{namespace}/{name}/{i}"),
-        "kubernetes_sd_configs": [sd_config(Role::Pod, namespace, &spec.namespace_selector)],
-    });
-    common_settings(&mut job, spec, ep, at, notes)?;
-
-    let mut rules =
-        vec![json!({"source_labels": ["job"], "target_label": "__tmp_prometheus_job_name"})];
+    let (mut job, mut rules) = job_start(
+        "podMonitor",
+        Role::Pod,
+        namespace,
+        name,
+        spec,
+        i,
+        ep,
+        at,
+        notes,
+    )?;
     if ep.filter_running.unwrap_or(true) {
         rules.push(running_filter());
     }

@@ -24,7 +24,7 @@
 
 use serde_json::{json, Value};
 
-use super::generate::{common_settings, finish_rules, sd_config, selector_rules, GenerateError};
+use super::generate::{endpoint_jobs, finish_rules, job_start, selector_rules, GenerateError};
 use super::spec::{EndpointSpec, MonitorSpec, PortMatch};
 use super::Notes;
 use crate::discovery::kubernetes::{sanitize_label_name, Role};
@@ -38,17 +38,9 @@ pub(super) fn generate(
     notes: &mut Notes,
 ) -> Result<Vec<Value>, GenerateError> {
     let selector = selector_rules("service", &spec.selector)?;
-    let mut jobs = Vec::new();
-    for (i, ep) in spec.endpoints.iter().enumerate() {
-        let job = endpoint_job(namespace, name, spec, &selector, role, i, ep, notes).map_err(
-            |problem| GenerateError::Endpoint {
-                at: format!("spec.endpoints[{i}]"),
-                problem: Box::new(problem),
-            },
-        )?;
-        jobs.push(job);
-    }
-    Ok(jobs)
+    endpoint_jobs("endpoints", &spec.endpoints, |i, ep, at| {
+        endpoint_job(namespace, name, spec, &selector, role, i, ep, at, notes)
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -60,16 +52,20 @@ fn endpoint_job(
     role: Role,
     i: usize,
     ep: &EndpointSpec,
+    at: &str,
     notes: &mut Notes,
 ) -> Result<Value, GenerateError> {
-    let mut job = json!({
-        "job_name": format!("serviceMonitor/{namespace}/{name}/{i}"),
-        "kubernetes_sd_configs": [sd_config(role, namespace, &spec.namespace_selector)],
-    });
-    common_settings(&mut job, spec, ep, &format!("spec.endpoints[{i}]"), notes)?;
-
-    let mut rules =
-        vec![json!({"source_labels": ["job"], "target_label": "__tmp_prometheus_job_name"})];
+    let (mut job, mut rules) = job_start(
+        "serviceMonitor",
+        role,
+        namespace,
+        name,
+        spec,
+        i,
+        ep,
+        at,
+        notes,
+    )?;
     rules.extend_from_slice(selector);
 
     // Which targets belong to this endpoint.

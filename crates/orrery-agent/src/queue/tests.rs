@@ -3,8 +3,8 @@
 
 use super::filenames::parse_segment_name;
 use super::*;
-use std::io::{self, Read, Seek, Write};
-use std::sync::atomic::{AtomicI64, Ordering};
+use orrery_segment::faulty::FaultyFs;
+use std::io::Write;
 
 fn cfg(dir: &Path) -> QueueConfig {
     QueueConfig {
@@ -495,128 +495,22 @@ fn leftover_temporary_files_are_removed_at_open() {
     assert!(!dir.path().join("ack.tmp").exists());
 }
 
-/// A filesystem whose segment writes fail once a byte budget is spent, after writing
-/// part of the buffer (a torn write, as on ENOSPC or a crash mid-write).
-#[derive(Clone)]
-struct FaultyFs {
-    budget: Arc<AtomicI64>,
-}
-
-struct FaultyFile {
-    inner: std::fs::File,
-    budget: Arc<AtomicI64>,
-}
-
-impl Read for FaultyFile {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf)
-    }
-}
-impl Seek for FaultyFile {
-    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        self.inner.seek(pos)
-    }
-}
-impl Write for FaultyFile {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let left = self.budget.fetch_sub(buf.len() as i64, Ordering::SeqCst);
-        if left >= buf.len() as i64 {
-            return self.inner.write(buf);
-        }
-        if left > 0 {
-            self.inner.write_all(&buf[..left as usize])?;
-        }
-        Err(io::Error::other("injected: no space left on device"))
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-impl QueueFile for FaultyFile {
-    fn sync_data(&self) -> io::Result<()> {
-        self.inner.sync_data()
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.inner.set_len(len)
-    }
-    fn try_clone(&self) -> io::Result<Self> {
-        Ok(FaultyFile {
-            inner: self.inner.try_clone()?,
-            budget: self.budget.clone(),
-        })
-    }
-}
-
-impl Fs for FaultyFs {
-    type File = FaultyFile;
-    fn create_new(&self, path: &Path) -> io::Result<FaultyFile> {
-        let inner = RealFs.create_new(path)?;
-        Ok(FaultyFile {
-            inner,
-            budget: self.budget.clone(),
-        })
-    }
-    fn open_read(&self, path: &Path) -> io::Result<FaultyFile> {
-        Ok(FaultyFile {
-            inner: RealFs.open_read(path)?,
-            budget: Arc::new(AtomicI64::new(i64::MAX)),
-        })
-    }
-    fn open_write(&self, path: &Path) -> io::Result<FaultyFile> {
-        Ok(FaultyFile {
-            inner: RealFs.open_write(path)?,
-            budget: Arc::new(AtomicI64::new(i64::MAX)),
-        })
-    }
-    fn create(&self, path: &Path) -> io::Result<FaultyFile> {
-        Ok(FaultyFile {
-            inner: RealFs.create(path)?,
-            budget: Arc::new(AtomicI64::new(i64::MAX)),
-        })
-    }
-    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        RealFs.list(dir)
-    }
-    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        RealFs.read(path)
-    }
-    fn len(&self, path: &Path) -> io::Result<u64> {
-        RealFs.len(path)
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        RealFs.remove(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        RealFs.rename(from, to)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        RealFs.sync_dir(dir)
-    }
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        RealFs.create_dir_all(dir)
-    }
-    fn lock(&self, path: &Path) -> io::Result<Box<dyn Send + Sync>> {
-        RealFs.lock(path)
-    }
-}
-
 #[test]
 fn failed_write_is_an_error_and_later_pushes_survive_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let budget = Arc::new(AtomicI64::new(i64::MAX));
-    let fs = FaultyFs {
-        budget: budget.clone(),
-    };
+    // Only segment writes tear, as before the fake moved to orrery-segment: the ack
+    // file's atomic replace keeps writing.
+    let fs = FaultyFs::budget_new_files_only();
     {
         let (mut q, _) = Queue::open_with(fs.clone(), cfg(dir.path())).unwrap();
         q.push(1, &payload(0)).unwrap();
         // The next write gets 10 bytes onto disk, then fails.
-        budget.store(10, Ordering::SeqCst);
+        fs.fail_writes_after(10);
         assert!(matches!(
             q.push(1, &payload(1)),
             Err(QueueError::Io { op: "write", .. })
         ));
-        budget.store(i64::MAX, Ordering::SeqCst);
+        fs.heal_writes();
         q.push(1, &payload(2)).unwrap();
         assert_eq!(q.stats().pending_records, 2);
         assert_eq!(drain(&mut q, |_| false), vec![payload(0), payload(2)]);
@@ -629,14 +523,13 @@ fn failed_write_is_an_error_and_later_pushes_survive_restart() {
 #[test]
 fn torn_write_left_on_disk_is_truncated_at_next_open() {
     let dir = tempfile::tempdir().unwrap();
-    let budget = Arc::new(AtomicI64::new(i64::MAX));
-    let fs = FaultyFs {
-        budget: budget.clone(),
-    };
+    // Only segment writes tear, as before the fake moved to orrery-segment: the ack
+    // file's atomic replace keeps writing.
+    let fs = FaultyFs::budget_new_files_only();
     {
         let (mut q, _) = Queue::open_with(fs.clone(), cfg(dir.path())).unwrap();
         q.push(1, &payload(0)).unwrap();
-        budget.store(12, Ordering::SeqCst);
+        fs.fail_writes_after(12);
         // Simulate a crash right after the torn write: the cleanup (set_len) is
         // skipped by leaking the queue's state, so the torn bytes stay on disk.
         let _ = q.push(1, &payload(1));
@@ -648,7 +541,7 @@ fn torn_write_left_on_disk_is_truncated_at_next_open() {
             .unwrap();
         f.write_all(&[0xAB; 12]).unwrap();
     }
-    budget.store(i64::MAX, Ordering::SeqCst);
+    fs.heal_writes();
     let (mut q, report) = Queue::open_with(fs, cfg(dir.path())).unwrap();
     assert_eq!(report.corruptions.len(), 1);
     assert_eq!(drain(&mut q, |_| true), vec![payload(0)]);

@@ -10,12 +10,14 @@
 //! happen within a little over two intervals (the target is gone after the reload).
 
 mod cache;
+mod error;
 mod run;
 mod target;
 
 #[cfg(test)]
 mod tests;
 
+pub use error::{LabelLimitError, ScrapeError};
 use run::Control;
 #[cfg(test)]
 use run::SYNTHETIC;

@@ -15,6 +15,7 @@
 //! remote-write body is written straight from those bytes while the body is scanned.
 
 use super::cache::{Lookup, ScrapeCache};
+use super::error::{LabelLimitError, ScrapeError};
 use super::target::Target;
 use crate::config::{ScrapeConfig, ScrapeJob};
 use crate::queue::MAX_PAYLOAD_LEN;
@@ -303,7 +304,7 @@ impl ScrapeLoop {
                 // This scrape's series are not sent; the previous scrape's go stale.
                 body.clear();
                 self.cache.fail(ts, &mut body);
-                (0.0, 0, 0, 0, Vec::new(), e)
+                (0.0, 0, 0, 0, Vec::new(), e.to_string())
             }
         };
         let values = [
@@ -339,7 +340,7 @@ impl ScrapeLoop {
         };
     }
 
-    async fn fetch(&self) -> Result<(Vec<u8>, Option<String>), String> {
+    async fn fetch(&self) -> Result<(Vec<u8>, Option<String>), ScrapeError> {
         let sc = &self.job.scrape.config;
         let rb = self
             .job
@@ -356,10 +357,10 @@ impl ScrapeLoop {
             )
             .timeout(self.target.timeout);
         // Secret files are read again for every scrape, as Prometheus does.
-        let rb = self.job.http.authorize(rb).map_err(|e| e.to_string())?;
-        let mut resp = rb.send().await.map_err(|e| describe(&e))?;
+        let rb = self.job.http.authorize(rb).map_err(ScrapeError::Auth)?;
+        let mut resp = rb.send().await.map_err(ScrapeError::Http)?;
         if !resp.status().is_success() {
-            return Err(format!("server returned HTTP status {}", resp.status()));
+            return Err(ScrapeError::Status(resp.status()));
         }
         let ct = resp
             .headers()
@@ -372,11 +373,9 @@ impl ScrapeLoop {
             sc.body_size_limit
         };
         let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| describe(&e))? {
+        while let Some(chunk) = resp.chunk().await.map_err(ScrapeError::Http)? {
             if body.len() as u64 + chunk.len() as u64 > limit {
-                return Err(format!(
-                    "body size limit exceeded (limit body_size_limit = {limit} bytes)"
-                ));
+                return Err(ScrapeError::BodySizeLimit(limit));
             }
             body.extend_from_slice(&chunk);
         }
@@ -393,7 +392,7 @@ impl ScrapeLoop {
         ct: Option<&str>,
         ts: i64,
         out: &mut Vec<u8>,
-    ) -> Result<Processed, String> {
+    ) -> Result<Processed, ScrapeError> {
         let sc = &self.job.scrape.config;
         // Limits are checked here, after labeling (see `label`), not by the parser on
         // the labels as scraped.
@@ -402,22 +401,24 @@ impl ScrapeLoop {
         let track_timestamps_staleness = sc.track_timestamps_staleness;
         let sample_limit = sc.sample_limit;
         let max_body = self.max_body;
-        let mut scan =
-            Scanner::new(body, format_for_content_type(ct), &limits).map_err(|e| e.to_string())?;
+        let mut scan = Scanner::new(body, format_for_content_type(ct), &limits)?;
         self.cache.begin();
         let (mut scraped, mut post) = (0usize, 0usize);
-        let mut duplicate: Option<String> = None;
-        while let Some(s) = scan.next_sample().map_err(|e| e.to_string())? {
+        let mut duplicate: Option<ScrapeError> = None;
+        while let Some(s) = scan.next_sample()? {
             scraped += 1;
             let slot = match self.cache.lookup(s.context, s.series, s.timestamp) {
                 Lookup::Series(slot) => slot,
                 Lookup::Dropped => continue,
-                Lookup::Repeated => return Err(scan.duplicate_error().to_string()),
+                Lookup::Repeated => return Err(scan.duplicate_error().into()),
                 Lookup::Miss => {
-                    let scraped_labels = scan.labels().map_err(|e| e.to_string())?;
-                    let labels = self
-                        .label(scraped_labels)
-                        .map_err(|e| format!("line {}: {e}", scan.line()))?;
+                    let scraped_labels = scan.labels()?;
+                    let labels =
+                        self.label(scraped_labels)
+                            .map_err(|source| ScrapeError::LabelLimit {
+                                line: scan.line(),
+                                source,
+                            })?;
                     match self
                         .cache
                         .insert(s.context, s.series, s.timestamp, labels.as_ref())
@@ -433,10 +434,7 @@ impl ScrapeLoop {
             let track = s.timestamp.is_none() || !honor_timestamps || track_timestamps_staleness;
             if !self.cache.mark(slot, track) {
                 duplicate.get_or_insert_with(|| {
-                    format!(
-                        "duplicate sample for series {} after relabeling",
-                        self.cache.labels(slot)
-                    )
+                    ScrapeError::DuplicateAfterRelabeling(self.cache.labels(slot).to_string())
                 });
                 continue;
             }
@@ -449,10 +447,13 @@ impl ScrapeLoop {
             // One compare per sample; stopping here also bounds the memory a hostile
             // target can make the agent spend on the body.
             if out.len() > max_body {
-                return Err(body_too_large(max_body, post));
+                return Err(ScrapeError::BodyTooLarge {
+                    max: max_body,
+                    samples: post,
+                });
             }
         }
-        let metadata = scan.finish().map_err(|e| e.to_string())?;
+        let metadata = scan.finish()?;
         // Metadata is written after the series; HELP texts are as long as the target
         // makes them.
         let metadata_len: usize = metadata
@@ -460,15 +461,19 @@ impl ScrapeLoop {
             .map(|m| m.metric_family.len() + m.help.len() + m.unit.len() + 32)
             .sum();
         if out.len().saturating_add(metadata_len) > max_body {
-            return Err(body_too_large(max_body, post));
+            return Err(ScrapeError::BodyTooLarge {
+                max: max_body,
+                samples: post,
+            });
         }
         if let Some(e) = duplicate {
             return Err(e);
         }
         if sample_limit > 0 && post > sample_limit {
-            return Err(format!(
-                "sample limit exceeded ({post} > {sample_limit}; limit sample_limit)"
-            ));
+            return Err(ScrapeError::SampleLimit {
+                samples: post,
+                limit: sample_limit,
+            });
         }
         let metadata = metadata
             .into_iter()
@@ -488,7 +493,7 @@ impl ScrapeLoop {
     /// relabeling, before the external labels and `cluster` (Prometheus adds those
     /// only when sending), and not to series relabeling drops. The result is cached, so
     /// this runs once per series, not once per sample.
-    fn label(&self, scraped: Labels) -> Result<Option<Labels>, String> {
+    fn label(&self, scraped: Labels) -> Result<Option<Labels>, LabelLimitError> {
         let sc = &self.job.scrape.config;
         let limited =
             sc.label_limit > 0 || sc.label_name_length_limit > 0 || sc.label_value_length_limit > 0;
@@ -616,45 +621,34 @@ fn compress(body: &[u8], target: &str) -> Option<Vec<u8>> {
     Some(v1_append::compress_v1(body))
 }
 
-fn body_too_large(max: usize, samples: usize) -> String {
-    format!(
-        "remote-write body too large: over {max} bytes uncompressed (the agent's limit for \
-         one scrape, the queue's largest record) after {samples} samples; set sample_limit \
-         or body_size_limit for this job"
-    )
-}
-
 /// Prometheus's `verifyLabelLimits`, with its messages (which name the setting),
 /// plus the series.
-fn verify_label_limits(l: &Labels, sc: &ScrapeConfig) -> Result<(), String> {
-    let after = "after target labels and metric relabeling";
-    let metric = short(l.metric_name().unwrap_or(""));
+fn verify_label_limits(l: &Labels, sc: &ScrapeConfig) -> Result<(), LabelLimitError> {
+    let metric = || short(l.metric_name().unwrap_or("")).to_string();
     if sc.label_limit > 0 && l.len() > sc.label_limit {
-        return Err(format!(
-            "label_limit exceeded (metric: {metric}, number of labels: {}, limit: {}) {after}",
-            l.len(),
-            sc.label_limit
-        ));
+        return Err(LabelLimitError::Count {
+            metric: metric(),
+            labels: l.len(),
+            limit: sc.label_limit,
+        });
     }
     for lb in l.iter() {
         if sc.label_name_length_limit > 0 && lb.name.len() > sc.label_name_length_limit {
-            return Err(format!(
-                "label_name_length_limit exceeded (metric: {metric}, label name: {}, \
-                 length: {}, limit: {}) {after}",
-                short(&lb.name),
-                lb.name.len(),
-                sc.label_name_length_limit
-            ));
+            return Err(LabelLimitError::NameLength {
+                metric: metric(),
+                name: short(&lb.name).to_string(),
+                length: lb.name.len(),
+                limit: sc.label_name_length_limit,
+            });
         }
         if sc.label_value_length_limit > 0 && lb.value.len() > sc.label_value_length_limit {
-            return Err(format!(
-                "label_value_length_limit exceeded (metric: {metric}, label name: {}, \
-                 value: {:?}, length: {}, limit: {}) {after}",
-                short(&lb.name),
-                short(&lb.value),
-                lb.value.len(),
-                sc.label_value_length_limit
-            ));
+            return Err(LabelLimitError::ValueLength {
+                metric: metric(),
+                name: short(&lb.name).to_string(),
+                value: short(&lb.value).to_string(),
+                length: lb.value.len(),
+                limit: sc.label_value_length_limit,
+            });
         }
     }
     Ok(())
@@ -677,18 +671,4 @@ struct Processed {
     post: usize,
     /// Metadata not sent before.
     metadata: Vec<MetricMetadata>,
-}
-
-fn describe(e: &reqwest::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    if e.is_timeout() {
-        msg = format!("context deadline exceeded (scrape timeout): {msg}");
-    }
-    msg
 }

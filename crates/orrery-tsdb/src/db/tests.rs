@@ -423,7 +423,7 @@ fn appends_during_cuts_are_neither_lost_nor_doubled() {
 /// back exactly the acknowledged samples, through the real replay.
 #[test]
 fn writes_acknowledged_after_failed_wal_writes_and_fsyncs_survive_restart() {
-    use crate::wal::faulty::FaultyFs;
+    use orrery_segment::faulty::FaultyFs;
     use std::sync::atomic::Ordering;
     let dir = tempfile::tempdir().unwrap();
     let wal_dir = dir.path().join(WAL_DIR);

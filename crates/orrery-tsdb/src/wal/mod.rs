@@ -115,6 +115,4 @@ pub fn checkpoint_path(dir: &Path, n: u32) -> PathBuf {
 }
 
 #[cfg(test)]
-pub(crate) mod faulty;
-#[cfg(test)]
 mod tests;

@@ -1,10 +1,10 @@
 //! WAL framing tests: round trips, rolling, every way a tail can be torn, the golden
 //! version-1 segment, and write, fsync, truncate and create failures injected through
-//! the filesystem trait (`faulty.rs`).
+//! the filesystem trait (`orrery_segment::faulty`).
 
-use super::faulty::FaultyFs;
 use super::*;
 use crate::checkpoint::CHECKPOINT_MAGIC;
+use orrery_segment::faulty::FaultyFs;
 use std::sync::atomic::Ordering;
 
 fn write_records(dir: &Path, records: &[(u8, Vec<u8>)], seg_bytes: u64) -> WalWriter {

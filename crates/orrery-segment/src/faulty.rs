@@ -1,10 +1,12 @@
-//! A fault-injecting [`Fs`] for tests: writes that fail part-way once a byte budget is
-//! spent (a full disk), fsyncs that fail and drop what they did not make durable (what
-//! Linux may do to dirty pages after a writeback error), truncations and removals that
-//! fail. Files are real files, so what the writer left behind can be replayed with the
-//! real filesystem afterwards.
+//! A fault-injecting [`Fs`] for tests (feature `testing`, which the crates built on
+//! this one enable in their `[dev-dependencies]` only): writes that fail part-way once a
+//! byte budget is spent (a full disk, a torn write), fsyncs that fail and drop what they
+//! did not make durable (what Linux may do to dirty pages after a writeback error),
+//! truncations and removals that fail. Files are real files, so what the writer left
+//! behind can be replayed with the real filesystem afterwards. One fake for the WAL and
+//! the agent queue alike, so both are tested against the same failure model.
 
-use orrery_segment::{Fs, FsFile, RealFs};
+use crate::{Fs, FsFile, RealFs};
 use std::io::{self, Read, Seek, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -12,7 +14,7 @@ use std::sync::Arc;
 
 /// The switches; clones share them, so a test flips them while the writer runs.
 #[derive(Clone)]
-pub(crate) struct FaultyFs {
+pub struct FaultyFs {
     /// Bytes writes may still put on disk; the write that crosses it writes what is left
     /// and then fails.
     pub budget: Arc<AtomicI64>,
@@ -22,6 +24,11 @@ pub(crate) struct FaultyFs {
     pub fail_set_len: Arc<AtomicBool>,
     /// `remove` fails while set.
     pub fail_remove: Arc<AtomicBool>,
+    /// When set, only files made by `create_new` (segments) spend the budget; files
+    /// opened otherwise (temporary files of an atomic replace, reopened segments) write
+    /// freely, so a test can tear a segment write without also failing the writes its
+    /// owner makes around it (the agent queue's ack file).
+    new_files_only: bool,
 }
 
 impl Default for FaultyFs {
@@ -31,11 +38,20 @@ impl Default for FaultyFs {
             fail_sync: Arc::default(),
             fail_set_len: Arc::default(),
             fail_remove: Arc::default(),
+            new_files_only: false,
         }
     }
 }
 
 impl FaultyFs {
+    /// A filesystem whose write budget applies only to files made by `create_new`.
+    pub fn budget_new_files_only() -> Self {
+        FaultyFs {
+            new_files_only: true,
+            ..FaultyFs::default()
+        }
+    }
+
     /// The next writes get `n` bytes onto disk, then fail.
     pub fn fail_writes_after(&self, n: i64) {
         self.budget.store(n, Ordering::SeqCst);
@@ -46,19 +62,29 @@ impl FaultyFs {
         self.budget.store(i64::MAX, Ordering::SeqCst);
     }
 
-    fn wrap(&self, inner: std::fs::File) -> io::Result<FaultyFile> {
+    /// `new_file`: made by `create_new`, so it spends the budget in every mode.
+    fn wrap(&self, inner: std::fs::File, new_file: bool) -> io::Result<FaultyFile> {
         let len = inner.metadata()?.len();
+        let budget = if new_file || !self.new_files_only {
+            self.budget.clone()
+        } else {
+            Arc::new(AtomicI64::new(i64::MAX))
+        };
         Ok(FaultyFile {
             inner,
             fs: self.clone(),
+            budget,
             durable_len: Arc::new(AtomicU64::new(len)),
         })
     }
 }
 
-pub(crate) struct FaultyFile {
+/// A real file whose writes, fsyncs and truncations obey its [`FaultyFs`]'s switches.
+pub struct FaultyFile {
     inner: std::fs::File,
     fs: FaultyFs,
+    /// The budget this file spends: its filesystem's, or its own unlimited one.
+    budget: Arc<AtomicI64>,
     /// Length of the file at its last good fsync, shared by the handle's clones (they
     /// are one open file, as `dup` gives).
     durable_len: Arc<AtomicU64>,
@@ -76,7 +102,7 @@ impl Seek for FaultyFile {
 }
 impl Write for FaultyFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let left = self.fs.budget.fetch_sub(buf.len() as i64, Ordering::SeqCst);
+        let left = self.budget.fetch_sub(buf.len() as i64, Ordering::SeqCst);
         if left >= buf.len() as i64 {
             return self.inner.write(buf);
         }
@@ -113,6 +139,7 @@ impl FsFile for FaultyFile {
         Ok(FaultyFile {
             inner: self.inner.try_clone()?,
             fs: self.fs.clone(),
+            budget: self.budget.clone(),
             durable_len: self.durable_len.clone(),
         })
     }
@@ -121,16 +148,16 @@ impl FsFile for FaultyFile {
 impl Fs for FaultyFs {
     type File = FaultyFile;
     fn create_new(&self, path: &Path) -> io::Result<FaultyFile> {
-        self.wrap(RealFs.create_new(path)?)
+        self.wrap(RealFs.create_new(path)?, true)
     }
     fn open_read(&self, path: &Path) -> io::Result<FaultyFile> {
-        self.wrap(RealFs.open_read(path)?)
+        self.wrap(RealFs.open_read(path)?, false)
     }
     fn open_write(&self, path: &Path) -> io::Result<FaultyFile> {
-        self.wrap(RealFs.open_write(path)?)
+        self.wrap(RealFs.open_write(path)?, false)
     }
     fn create(&self, path: &Path) -> io::Result<FaultyFile> {
-        self.wrap(RealFs.create(path)?)
+        self.wrap(RealFs.create(path)?, false)
     }
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
         RealFs.list(dir)
