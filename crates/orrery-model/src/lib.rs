@@ -1,9 +1,14 @@
 //! Orrery's shared vocabulary: labels, matchers, samples, write requests, and the
-//! append and query traits that storage implements and the query engine consumes.
+//! append and query traits that storage implements and the query engine consumes;
+//! relabeling; and the Prometheus/Go compatibility helpers every crate must agree on:
+//! [`go`] (RE2-dialect regexes, `Regexp.Expand`, RFC 3339 and civil dates, Go's case
+//! mapping), [`gofloat`] (Go's float formatting), [`clock`] (the one settable clock)
+//! and [`yaml`] (parsing a configuration text with line and column in its errors).
 //!
-//! This crate owns the types every other crate speaks. It must not do I/O, must not
-//! know about wire formats or storage layout, and must stay cheap to compile: it is
-//! at the bottom of the dependency graph (see DESIGN.md).
+//! This crate owns the types every other crate speaks. It must not do I/O (callers
+//! read files and hand it the text), must not know about wire formats or storage
+//! layout, and must stay cheap to compile: it is at the bottom of the dependency graph
+//! (see docs/architecture.md).
 #![deny(missing_docs)]
 
 mod batch;

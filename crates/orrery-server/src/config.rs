@@ -170,6 +170,14 @@ impl StorageConfig {
                 format!("storage.wal_fsync: want \"always\" or a duration such as \"1s\"; {e}")
             })?),
         };
+        // Both drive tokio intervals, which panic on a zero period; a zero here would
+        // stop fsyncs or maintenance silently, so it is refused.
+        if matches!(fsync, FsyncPolicy::Interval(d) if d.is_zero()) {
+            return Err("storage.wal_fsync: an interval must be positive (or \"always\")".into());
+        }
+        if self.maintenance_interval.is_zero() {
+            return Err("storage.maintenance_interval must be positive".into());
+        }
         let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         Ok(Options {
             block_range_ms: ms(self.block_range),
@@ -290,6 +298,12 @@ impl QueryConfig {
         if self.max_concurrent == 0 {
             return Err("query.max_concurrent must be at least 1".into());
         }
+        if self.max_concurrent > tokio::sync::Semaphore::MAX_PERMITS {
+            return Err(format!(
+                "query.max_concurrent must be at most {}",
+                tokio::sync::Semaphore::MAX_PERMITS
+            ));
+        }
         if self.max_samples == 0 {
             return Err("query.max_samples must be at least 1".into());
         }
@@ -374,6 +388,17 @@ mod tests {
             ("query: {max_concurrent: 0}\n", "query.max_concurrent"),
             ("storage:\n  wal_fsync: sometimes\n", "storage.wal_fsync"),
             ("query:\n  timeout: 0s\n", "query.timeout"),
+            // Zero periods would panic the fsync or maintenance timer and silently
+            // stop fsyncs or head cuts.
+            ("storage:\n  wal_fsync: 0s\n", "storage.wal_fsync"),
+            (
+                "storage:\n  maintenance_interval: 0s\n",
+                "storage.maintenance_interval",
+            ),
+            (
+                "query: {max_concurrent: 4611686018427387904}\n",
+                "query.max_concurrent",
+            ),
         ] {
             let e = ServerConfig::parse(text, "s.yml").unwrap_err();
             assert!(matches!(e, ConfigError::Invalid { .. }), "{text}: {e}");

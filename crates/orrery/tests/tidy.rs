@@ -1,7 +1,7 @@
 //! Repository hygiene that review would otherwise repeat: every Rust file says what it
 //! owns in a `//!` comment, every crate in `crates/` is a workspace member with
 //! `publish = false`, every on-disk format the code names has a spec, and the crate
-//! graph is the one DESIGN.md draws (layers, dev-only test support, every dependency a
+//! graph is the one docs/architecture.md draws (layers, dev-only test support, every dependency a
 //! workspace dependency).
 
 use std::path::{Path, PathBuf};
@@ -93,15 +93,15 @@ fn on_disk_formats_have_specs() {
 }
 
 // ---------------------------------------------------------------------------------
-// The crate graph (DESIGN.md, "Workspace"): dependencies point down, and every
+// The crate graph (docs/architecture.md, "Which way dependencies point"): dependencies point down, and every
 // dependency comes from the root `[workspace.dependencies]`.
 // ---------------------------------------------------------------------------------
 
-/// Each workspace crate's layer, from DESIGN.md's workspace section: a crate may depend
+/// Each workspace crate's layer, from docs/architecture.md ("Which way dependencies point"): a crate may depend
 /// only on crates of a lower layer (so never upward, never sideways, and no library on
-/// `orrery-server`, `orrery-agent` or the binary). Crates DESIGN.md plans are listed
+/// `orrery-server`, `orrery-agent` or the binary). Crates docs/architecture.md plans are listed
 /// before they exist. A crate missing here fails the check: whoever adds it puts it here
-/// (and in DESIGN.md) at the layer it belongs to.
+/// (and in docs/architecture.md) at the layer it belongs to.
 const LAYERS: &[(&str, u8)] = &[
     // The floor.
     ("orrery-model", 0),
@@ -272,7 +272,7 @@ fn crate_graph_violations(manifests: &[(String, String)]) -> Vec<String> {
         if own.is_none() && dev_only(name).is_none() {
             out.push(format!(
                 "{path}: crate {name} has no layer; add it to LAYERS in crates/orrery/tests/tidy.rs \
-                 (and to DESIGN.md's workspace section) at the layer it belongs to"
+                 (and to docs/architecture.md) at the layer it belongs to"
             ));
         }
         for d in deps {
@@ -310,7 +310,7 @@ fn crate_graph_violations(manifests: &[(String, String)]) -> Vec<String> {
             match (own, layer(&d.name)) {
                 (Some(a), Some(b)) if b >= a => out.push(format!(
                     "{at}: {name} (layer {a}) depends on {} (layer {b}); dependencies must \
-                     point to a lower layer (DESIGN.md, Workspace)",
+                     point to a lower layer (docs/architecture.md, Which way dependencies point)",
                     d.name
                 )),
                 _ => {}
